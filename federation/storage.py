@@ -1,0 +1,17 @@
+"""The peewee base model every package's tables derive from.
+
+It lives in the lowest package so that ``federation``, ``replication`` and ``node`` can
+all declare tables without importing upward. Metadata is thread-safe so that several
+nodes in one process (the test harness) and waitress's worker threads can each bind
+their own database with ``Database.bind_ctx`` (STYLE.md "Database").
+"""
+from __future__ import annotations
+
+from peewee import Model
+from playhouse.shortcuts import ThreadSafeDatabaseMetadata
+
+
+class BaseModel(Model):
+    class Meta:
+        model_metadata_class = ThreadSafeDatabaseMetadata
+        legacy_table_names = False

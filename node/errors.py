@@ -1,0 +1,46 @@
+"""The one error type of the node and its JSON shape (CONTRACT §5 "Errors").
+
+Domain code raises ``NodeError``; ``node/web/errors.py`` turns it into
+``{"error": {"code", "message", "field"}}`` with the HTTP status, and the CLI prints
+``message`` on one line of stderr. Messages are Chinese first, then English, so an
+operator and an integrator both read them.
+"""
+from __future__ import annotations
+
+
+class NodeError(Exception):
+    """A refusal a user can act on: HTTP status, stable machine code, message, field."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"NodeError({self.status}, {self.code!r}, {self.message!r}, field={self.field!r})"
+
+
+def invalid(field: str, message: str, code: str = "invalid") -> NodeError:
+    """A 422 validation error naming the field (dotted path, e.g. ``respondent.uscc``)."""
+    return NodeError(422, code, message, field)
+
+
+def bad_request(message: str, field: str | None = None, code: str = "bad_request") -> NodeError:
+    return NodeError(400, code, message, field)
+
+
+def not_found(message: str, code: str = "not_found") -> NodeError:
+    return NodeError(404, code, message)
+
+
+def forbidden(message: str, code: str = "forbidden") -> NodeError:
+    return NodeError(403, code, message)
+
+
+def conflict(message: str, code: str = "conflict", field: str | None = None) -> NodeError:
+    return NodeError(409, code, message, field)
