@@ -1,0 +1,65 @@
+"""Background jobs of ``serve`` — wiring only (STYLE.md "node/jobs.py").
+
+Plain functions are put on APScheduler 3.x with ``id=``, ``max_instances=1`` and
+``coalesce=True``, each wrapped in ``node.activate()`` and ``logger.exception`` so a
+failing job logs and runs again next time. Only ``serve`` starts the scheduler; tests call
+the functions directly. Other modules add their jobs through ``JOB_FACTORIES``.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from node.runtime import Node
+
+log = logging.getLogger(__name__)
+
+# (job id, interval seconds from the node's config, function taking the node)
+JobSpec = tuple[str, Callable[[Node], float], Callable[[Node], object]]
+JOB_FACTORIES: list[Callable[[Node], list[JobSpec]]] = []
+
+
+def _wrap(node: Node, job_id: str, fn: Callable[[Node], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            with node.activate():
+                fn(node)
+        except Exception:
+            log.exception("job %s failed", job_id)
+    return run
+
+
+def specs(node: Node) -> list[JobSpec]:
+    out: list[JobSpec] = []
+    for factory in JOB_FACTORIES:
+        out.extend(factory(node))
+    return out
+
+
+def start(node: Node) -> BackgroundScheduler:
+    _load_job_modules()
+    scheduler = BackgroundScheduler(timezone="Asia/Shanghai", job_defaults={"misfire_grace_time": 30})
+    for job_id, interval, fn in specs(node):
+        scheduler.add_job(_wrap(node, job_id, fn), "interval", seconds=max(0.5, interval(node)), id=job_id,
+                          max_instances=1, coalesce=True)
+        # catch-up starts at boot (rule 1): run every job once right away
+        scheduler.add_job(_wrap(node, job_id, fn), id=f"{job_id}-boot", max_instances=1)
+    scheduler.start()
+    return scheduler
+
+
+def stop(scheduler: BackgroundScheduler) -> None:
+    scheduler.shutdown(wait=True)
+
+
+def _load_job_modules() -> None:
+    """Import the modules that register jobs (kept explicit: no discovery magic)."""
+    for name in ("node.services.replication_jobs", "node.services.deadlines_runtime",
+                 "node.services.stats", "node.services.directives"):
+        try:
+            __import__(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise

@@ -1,0 +1,52 @@
+"""One JSON error shape for every endpoint (CONTRACT §5 "Errors").
+
+``NodeError`` → its status and ``{"error": {"code", "message", "field"}}``; Werkzeug's
+HTTP errors (404 route, 405, 413) get the same shape; anything unexpected is logged with
+its traceback and answered 500 without one — no traceback reaches a user.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from node.errors import NodeError
+
+log = logging.getLogger(__name__)
+
+_HTTP_MESSAGES = {
+    400: ("bad_request", "请求格式错误 / malformed request"),
+    401: ("unauthenticated", "未认证 / authentication required"),
+    403: ("forbidden", "无权访问 / forbidden"),
+    404: ("not_found", "未找到 / not found"),
+    405: ("method_not_allowed", "不支持的方法 / method not allowed"),
+    413: ("too_large", "请求体超过 1 MiB / request body larger than 1 MiB"),
+    415: ("unsupported_media_type", "请使用 application/json / use application/json"),
+    429: ("too_many_requests", "请求过多，请稍后重试 / too many requests, retry later"),
+}
+
+
+def error_response(err: NodeError):
+    resp = jsonify(err.to_dict())
+    resp.status_code = err.status
+    retry_after = getattr(err, "retry_after", None)
+    if retry_after:
+        resp.headers["Retry-After"] = str(retry_after)
+    return resp
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(NodeError)
+    def _node_error(err: NodeError):
+        return error_response(err)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        code, message = _HTTP_MESSAGES.get(err.code or 500, ("http_error", err.description or "error"))
+        return error_response(NodeError(err.code or 500, code, message))
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.exception("unhandled error")
+        return error_response(NodeError(500, "internal", "服务器内部错误，已记录日志 / internal error (logged)"))
