@@ -9,6 +9,7 @@ The form is ``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_asci
 in UTF-8. Keys sort by code point (Python's ``str`` order), not by UTF-16 unit as RFC 8785
 does; it is our own form, fixed here, and only this module produces it.
 """
+
 from __future__ import annotations
 
 import base64

@@ -9,6 +9,7 @@ A signed document is the body plus ``"sig": {"key_id", "alg", "value"}``; the si
 covers ``canonical_bytes`` of everything except ``"sig"``. Relays pass documents through
 untouched; any change to any field, ``sig`` included, fails verification.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -57,7 +58,9 @@ def verify_document(doc: Mapping[str, Any], resolve_key: keys.KeyResolver) -> st
         raise DocumentSignatureError("malformed", "文档格式错误 / document is not a JSON object")
     sig = doc.get("sig")
     if sig is None:
-        raise DocumentSignatureError("unsigned", "文档缺少来源签名 / document carries no origin signature")
+        raise DocumentSignatureError(
+            "unsigned", "文档缺少来源签名 / document carries no origin signature"
+        )
     # Unsigned extras inside "sig" would be changeable in transit; refuse them.
     if (
         not isinstance(sig, Mapping)
@@ -74,7 +77,9 @@ def verify_document(doc: Mapping[str, Any], resolve_key: keys.KeyResolver) -> st
     key_id: str = sig["key_id"]
     public_b64 = resolve_key(key_id)
     if public_b64 is None:
-        raise DocumentSignatureError("unknown_key", f"未知或已吊销的密钥 / unknown or revoked key {key_id!r}")
+        raise DocumentSignatureError(
+            "unknown_key", f"未知或已吊销的密钥 / unknown or revoked key {key_id!r}"
+        )
     try:
         data = canonical_bytes({name: value for name, value in doc.items() if name != "sig"})
     except (TypeError, ValueError) as exc:
@@ -87,6 +92,7 @@ def verify_document(doc: Mapping[str, Any], resolve_key: keys.KeyResolver) -> st
         ) from None
     if not valid:
         raise DocumentSignatureError(
-            "bad_signature", f"来源签名无效 / origin signature by {key_id!r} does not match the document"
+            "bad_signature",
+            f"来源签名无效 / origin signature by {key_id!r} does not match the document",
         )
     return key_id

@@ -7,6 +7,7 @@ Serves CONTRACT §2 (`init` creates keys, private key file mode 0600) and §3 (a
 A key id is ``<node code>#<n>``: the node code says who speaks, ``n`` which of its keys,
 so a rotated-out key is still found for documents signed before the rotation (F11).
 """
+
 from __future__ import annotations
 
 import base64
@@ -142,8 +143,7 @@ def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
                 mode = os.fstat(handle.fileno()).st_mode
                 if mode & (stat.S_IRWXG | stat.S_IRWXO):
                     raise KeyFileError(
-                        f"key file {name} has mode {stat.S_IMODE(mode):04o}; "
-                        f"run 'chmod 600 {name}'"
+                        f"key file {name} has mode {stat.S_IMODE(mode):04o}; run 'chmod 600 {name}'"
                     )
             data = handle.read()
     except FileNotFoundError:

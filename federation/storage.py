@@ -7,7 +7,9 @@ their own database with ``Database.bind_ctx`` (STYLE.md "Database").
 """
 from __future__ import annotations
 
-from peewee import Model
+from typing import Any
+
+from peewee import Database, Model, SqliteDatabase
 from playhouse.shortcuts import ThreadSafeDatabaseMetadata
 
 
@@ -15,3 +17,11 @@ class BaseModel(Model):
     class Meta:
         model_metadata_class = ThreadSafeDatabaseMetadata
         legacy_table_names = False
+
+
+def write_tx(db: Database) -> Any:
+    """A write transaction. SQLite takes the write lock up front (IMMEDIATE) so two writers
+    never deadlock on a lock upgrade; PostgreSQL uses its default isolation."""
+    if isinstance(db, SqliteDatabase):
+        return db.atomic("IMMEDIATE")
+    return db.atomic()

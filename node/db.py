@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from peewee import (CharField, Database, DateTimeField, IntegerField, PostgresqlDatabase,
                     SqliteDatabase)
 
-from federation.storage import BaseModel
+from federation.storage import BaseModel, write_tx  # noqa: F401  (re-exported)
 from node.errors import NodeError
 
 log = logging.getLogger(__name__)
@@ -72,12 +72,6 @@ def is_sqlite(db: Database) -> bool:
     return isinstance(db, SqliteDatabase)
 
 
-def write_tx(db: Database):
-    """A write transaction. SQLite takes the write lock up front (IMMEDIATE) so two writers
-    never deadlock on a lock upgrade; PostgreSQL uses its default isolation."""
-    if is_sqlite(db):
-        return db.atomic("IMMEDIATE")
-    return db.atomic()
 
 
 def ensure_schema(db: Database) -> None:

@@ -1,0 +1,45 @@
+"""Wires a node to its ``Replicator``: settings, clock, transport, the division check,
+and the registry of document handlers that node services fill (STYLE.md: ``node/``
+registers the handlers, the transport never knows what a case is)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from node.runtime import Node
+from replication.engine import Delivery, Replicator
+from replication.registry import Registry
+
+# Services add (kind, handler factory) pairs at import; a factory gets the node.
+HANDLER_FACTORIES: list[Callable[[Node, Registry], None]] = []
+
+
+def replicator(node: Node) -> Replicator:
+    rep = node.extras.get("replicator")
+    if rep is None:
+        from node.divisions import load_divisions
+        divisions = load_divisions()
+        rep = Replicator(code=node.code, keypair_ref=lambda: node.keypair, db=node.db, clock=node.clock,
+                         session_ref=node.session, settings=node.config.replication,
+                         is_within=divisions.is_within, state_dir=node.config.home_path)
+        _load_handler_modules()
+        for factory in HANDLER_FACTORIES:
+            factory(node, rep.registry)
+        node.extras["replicator"] = rep
+    return rep
+
+
+def _load_handler_modules() -> None:
+    for name in ("node.services.federation_docs", "node.services.routing", "node.services.directives",
+                 "node.services.stats"):
+        try:
+            __import__(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def handler(node: Node, fn: Callable[[Node, Delivery], None]) -> Callable[[Delivery], None]:
+    """Adapt a node-level handler ``fn(node, delivery)`` to the registry's signature."""
+    def run(delivery: Delivery) -> None:
+        fn(node, delivery)
+    return run

@@ -1,0 +1,127 @@
+"""Wire documents: the origin-signed document and the per-hop batch (CONTRACT §3; rule 12).
+
+A document is ``{"v", "kind", "id", "channel", "origin", "dest", "created_at", "body",
+"sig"}``. ``dest`` is the final destination node code (for documents that fan out, such as
+directives, the issuer's own code and the handler decides where to forward). A batch adds
+the per-hop facts: sender, receiver, channel, epoch, and for each entry its sequence
+number and the route so far. The route is outside the signed body: relays append to it,
+but never change the signed document.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+from federation import keys
+from federation.canonical import canonical_bytes
+from federation.docsign import sign_document
+
+PROTOCOL = "1.1"
+PROTOCOL_MAJOR = 1
+CHANNELS = ("control", "cases", "directives", "stats")
+DOC_FIELDS = frozenset({"v", "kind", "id", "channel", "origin", "dest", "created_at", "body", "sig"})
+
+
+class EnvelopeError(Exception):
+    """A batch or document that is malformed: answered 400, nothing applied."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def create(kind: str, *, channel: str, origin: str, dest: str, body: Mapping[str, Any],
+           keypair: keys.KeyPair, now: datetime, doc_id: str | None = None) -> dict[str, Any]:
+    """Build and sign a document at its origin."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel}")
+    doc = {"v": 1, "kind": kind, "id": doc_id or uuid.uuid4().hex, "channel": channel,
+           "origin": origin, "dest": dest, "created_at": now.isoformat(), "body": dict(body)}
+    return sign_document(doc, keypair)
+
+
+def digest(doc: Mapping[str, Any]) -> str:
+    """Content digest of a signed document: same key, different digest is an alarm."""
+    return hashlib.sha256(canonical_bytes(doc)).hexdigest()
+
+
+def protocol_ok(version: Any) -> bool:
+    """Accept the same major version, this minor or older (rolling upgrades, one node at a time)."""
+    if not isinstance(version, str):
+        return False
+    try:
+        major, minor = (int(p) for p in version.split(".", 1))
+    except ValueError:
+        return False
+    mine = int(PROTOCOL.split(".")[1])
+    return major == PROTOCOL_MAJOR and minor <= mine + 1
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    route: list[str]
+    doc: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Batch:
+    sender: str
+    receiver: str
+    channel: str
+    epoch: str
+    entries: list[Entry]
+    records: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"protocol": PROTOCOL, "sender": self.sender, "receiver": self.receiver,
+                "channel": self.channel, "epoch": self.epoch,
+                "entries": [{"seq": e.seq, "route": e.route, "doc": e.doc} for e in self.entries],
+                "records": self.records}
+
+    @classmethod
+    def from_dict(cls, data: Any, max_entries: int) -> "Batch":
+        if not isinstance(data, dict):
+            raise EnvelopeError("批次须为 JSON 对象 / batch must be a JSON object")
+        if not protocol_ok(data.get("protocol")):
+            raise EnvelopeError(f"不支持的协议版本 {data.get('protocol')!r} / unsupported protocol version",
+                                "protocol")
+        for name in ("sender", "receiver", "channel", "epoch"):
+            if not isinstance(data.get(name), str) or not data.get(name):
+                raise EnvelopeError(f"批次缺少 {name} / batch lacks {name}", name)
+        if data["channel"] not in CHANNELS:
+            raise EnvelopeError(f"未知通道 {data['channel']} / unknown channel", "channel")
+        raw_entries = data.get("entries")
+        if not isinstance(raw_entries, list):
+            raise EnvelopeError("entries 须为列表 / entries must be a list", "entries")
+        if len(raw_entries) > max_entries:
+            raise EnvelopeError(f"批次过大：{len(raw_entries)} 条，上限 {max_entries} / batch too large", "entries")
+        entries = []
+        for i, raw in enumerate(raw_entries):
+            if not isinstance(raw, dict) or set(raw) != {"seq", "route", "doc"}:
+                raise EnvelopeError(f"entries[{i}] 格式错误 / malformed entry", f"entries[{i}]")
+            seq, route, doc = raw["seq"], raw["route"], raw["doc"]
+            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+                raise EnvelopeError(f"entries[{i}].seq 无效 / invalid seq", f"entries[{i}].seq")
+            if not isinstance(route, list) or not all(isinstance(c, str) for c in route):
+                raise EnvelopeError(f"entries[{i}].route 无效 / invalid route", f"entries[{i}].route")
+            check_document_shape(doc, f"entries[{i}].doc")
+            entries.append(Entry(seq, route, doc))
+        records = data.get("records", [])
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise EnvelopeError("records 须为对象列表 / records must be a list of objects", "records")
+        return cls(data["sender"], data["receiver"], data["channel"], data["epoch"], entries, records)
+
+
+def check_document_shape(doc: Any, where: str = "doc") -> None:
+    if not isinstance(doc, dict) or set(doc) != DOC_FIELDS:
+        raise EnvelopeError(f"{where} 字段不完整或多余 / document fields are wrong", where)
+    for name in ("kind", "id", "channel", "origin", "dest", "created_at"):
+        if not isinstance(doc[name], str) or not doc[name]:
+            raise EnvelopeError(f"{where}.{name} 无效 / invalid {name}", f"{where}.{name}")
+    if not isinstance(doc["body"], dict) or not isinstance(doc["sig"], dict):
+        raise EnvelopeError(f"{where} body/sig 须为对象 / body and sig must be objects", where)
