@@ -81,12 +81,31 @@ def ensure_schema(db: Database) -> None:
         db.execute_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
 
 
+_ALL_MODELS: list[type[BaseModel]] | None = None
+
+
 def all_models() -> list[type[BaseModel]]:
-    """Every table of a node, in creation order (foreign keys after their targets)."""
+    """Every table of a node, in creation order (computed once: it is bound per request)."""
+    global _ALL_MODELS
+    if _ALL_MODELS is None:
+        _ALL_MODELS = _collect_models()
+    return _ALL_MODELS
+
+
+def _collect_models() -> list[type[BaseModel]]:
     from federation import models as fed_models
     from node import models as node_models
     from replication import models as rep_models
-    return [SchemaVersion, *fed_models.MODELS, *rep_models.MODELS, *node_models.MODELS]
+    out = [SchemaVersion, *fed_models.MODELS, *rep_models.MODELS, *node_models.MODELS]
+    # Each domain keeps its tables in its own module (cases in node.models; directives,
+    # statistics and routing in theirs), so parallel work never edits one file.
+    for name in DOMAIN_MODEL_MODULES:
+        module = __import__(name, fromlist=["MODELS"])
+        out.extend(module.MODELS)
+    return out
+
+
+DOMAIN_MODEL_MODULES: list[str] = []
 
 
 def _m0001_initial(db: Database) -> None:

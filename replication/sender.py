@@ -24,7 +24,7 @@ from federation.canonical import canonical_bytes
 from federation.keys import KeyPair
 from federation.models import Link
 from federation.storage import write_tx
-from replication import documents, outbox
+from replication import documents, epochs, outbox
 from replication.documents import Batch, Entry
 from replication.engine import Replicator
 from replication.inbox import ReceiveError, audit, receive
@@ -157,6 +157,7 @@ def push(rep: Replicator, code: str, channel: str, *, force: bool = False) -> Sy
             if not rows:
                 return report
             batch = _batch_from_rows(rep, code, channel, rows)
+            epochs.note_sent(rep, code, channel, batch.epoch, rows[-1].seq)
             try:
                 resp = signed_post(rep, link.url.rstrip("/") + PUSH_PATH, batch.to_dict())
             except requests.RequestException as exc:
@@ -207,6 +208,7 @@ def serve_pull(rep: Replicator, child: str, channel: str, marks: dict[str, int])
             outbox.acknowledge(child, channel, epoch, hwm)
     rows = outbox.pending(child, channel, rep.settings.batch_size)
     if rows:
+        epochs.note_sent(rep, child, channel, rows[0].epoch, rows[-1].seq)
         batch = _batch_from_rows(rep, child, channel, rows).to_dict()
         more = outbox.backlog(child) > len(rows)
     else:

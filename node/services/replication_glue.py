@@ -25,6 +25,9 @@ def replicator(node: Node) -> Replicator:
         for factory in HANDLER_FACTORIES:
             factory(node, rep.registry)
         node.extras["replicator"] = rep
+        from replication import epochs
+        with node.activate():
+            epochs.check_restored(rep)  # F8: a store restored from a backup starts a new epoch
     return rep
 
 
