@@ -89,8 +89,8 @@ def exit_code_for(exc: NodeError) -> int:
 
 
 def register_commands() -> None:
-    from admin_cli import demo, node_cmds, sync_cmds, users
-    for module in (node_cmds, users, sync_cmds, demo):
+    from admin_cli import cases, demo, federation_cmds, node_cmds, sync_cmds, users
+    for module in (node_cmds, users, federation_cmds, sync_cmds, cases, demo):
         module.register(cli)
 
 

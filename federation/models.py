@@ -37,6 +37,7 @@ class KnownKey(BaseModel):
     valid_from = DateTimeField()
     valid_until = DateTimeField(null=True)   # set when rotated out: old documents still verify
     revoked_at = DateTimeField(null=True)    # revoked keys verify nothing any more
+    statement = TextField(null=True)         # signed key-rotation statement that introduced it
 
 
 class NodeRecord(BaseModel):

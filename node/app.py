@@ -27,7 +27,7 @@ def create_app(node: Node) -> Flask:
 
     from node.web import health
     app.register_blueprint(health.bp)
-    for name in ("cases", "meta", "federation", "directives", "stats", "public"):
+    for name in ("cases", "meta", "federation", "links", "directives", "stats", "public"):
         try:
             module = __import__(f"node.web.{name}", fromlist=["bp"])
         except ModuleNotFoundError as exc:

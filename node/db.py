@@ -105,11 +105,12 @@ def _collect_models() -> list[type[BaseModel]]:
     return out
 
 
-DOMAIN_MODEL_MODULES: list[str] = []
+DOMAIN_MODEL_MODULES: list[str] = ["node.directive_models", "node.stats_models"]
 
 
 def _m0001_initial(db: Database) -> None:
-    db.create_tables(all_models(), safe=True)
+    with db.bind_ctx(all_models()):
+        db.create_tables(all_models(), safe=True)
     from node import models as node_models
     node_models.create_search_index(db)
 

@@ -26,7 +26,7 @@ from peewee import Database
 from federation import keys as fkeys
 from federation.models import KnownKey, LocalState
 from node import db as dbmod
-from node.config import NODE_FILE, NodeConfig, load_config, render_node_toml
+from node.config import NODE_FILE, NodeConfig, default_db_url, load_config, render_node_toml
 from node.errors import NodeError
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def init_home(home: str | Path, *, level: str, code: str, name: str, url: str,
         key_id = fkeys.make_key_id(code, 1)
         pair = fkeys.generate_keypair(key_id)
         fkeys.save_private_key(_key_path(home_path, 1), pair.private)
-        effective_db = db_url or dbmod.default_db_url(home_path)
+        effective_db = db_url or default_db_url(home_path)
         db = dbmod.open_database(effective_db)
         if not dbmod.is_sqlite(db):
             with db.bind_ctx([LocalState]):

@@ -110,7 +110,7 @@ def _receive_locked(rep: Replicator, batch: Batch, link: Link) -> Outcome:
     now = rep.now()
     if batch.records:
         try:
-            trust.learn_records(batch.records, rep.is_within, now)
+            trust.learn_records(batch.records, rep.is_within, now, vouched_by=link.code)
         except trust.TrustError as exc:
             # Documents that need these records will fail their signature check and wait
             # in quarantine with the reason; the batch itself is still processed.
@@ -256,7 +256,13 @@ def check_document(rep: Replicator, channel: str, link: Link, entry: Entry) -> N
         raise trust.TrustError("bad_route", "路由须以发送方结尾 / route must end with the sending node")
     if entry.route[0] != doc["origin"]:
         raise trust.TrustError("bad_route", "路由须以来源节点开头 / route must start at the origin")
-    trust.policy_check(link.code, link.role, str(doc["origin"]), str(doc["dest"]), entry.route, rep.code,
+    dest = str(doc["dest"])
+    if link.role == "parent" and doc["kind"] in rep.registry.fanout and rep.is_within(rep.code, dest):
+        # A fan-out document (documents.py: dest is its origin's code, the subtree it is
+        # for) arriving from the parent is addressed into this node's subtree when this
+        # node lies inside that subtree; the policy below then holds it to that.
+        dest = rep.code
+    trust.policy_check(link.code, link.role, str(doc["origin"]), dest, entry.route, rep.code,
                        rep.is_within)
     sig = doc.get("sig") or {}
     key_id = sig.get("key_id") if isinstance(sig, dict) else None

@@ -18,11 +18,17 @@ class ApplyError(Exception):
 @dataclass
 class Registry:
     handlers: dict[str, Handler] = field(default_factory=dict)
+    #: Kinds that fan out down the tree (a directive to a subtree): ``dest`` names the
+    #: subtree (its origin's code) and the parent may hand such a document to any node
+    #: inside it, not only to nodes whose subtree holds ``dest`` (see inbox.check_document).
+    fanout: set[str] = field(default_factory=set)
 
-    def register(self, kind: str, handler: Handler) -> None:
+    def register(self, kind: str, handler: Handler, *, fanout: bool = False) -> None:
         if kind in self.handlers and self.handlers[kind] is not handler:
             raise ValueError(f"a handler for {kind} is already registered")
         self.handlers[kind] = handler
+        if fanout:
+            self.fanout.add(kind)
 
     def get(self, kind: str) -> Handler | None:
         return self.handlers.get(kind)

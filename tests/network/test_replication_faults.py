@@ -1,0 +1,398 @@
+"""The failure catalogue in the in-process harness (RELIABILITY F1-F17, F19-F24).
+
+Oracle for all: every committed document applied exactly once at its destination, in
+order per link and channel, nothing unexpected. Each test is named after its F-number;
+the seed is printed so a failure can be replayed with N12315_SEED.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import timedelta
+
+import pytest
+import requests
+
+from federation.models import Link
+from node.services.replication_glue import replicator
+from replication import documents, inbox, outbox, sender
+from replication.models import InboxPending, OutboxEntry, Quarantine, ReplicationAudit
+from tests.network import notes
+from tests.network.harness import Faults
+
+
+def assert_exactly_once(net, dest: str, origin: str, ids: list[str], channel: str = "cases") -> None:
+    got = notes.applied(net.nodes[dest])
+    missing = [i for i in ids if i not in got]
+    doubled = {i: n for i, n in got.items() if n != 1}
+    assert not missing, f"lost {len(missing)} of {len(ids)} documents (seed {net.seed})"
+    assert not doubled, f"applied more than once: {doubled} (seed {net.seed})"
+    assert notes.order(net.nodes[dest], origin, channel) == sorted(notes.order(net.nodes[dest], origin, channel)), \
+        f"out of order (seed {net.seed})"
+
+
+def settle_with_time(net, rounds: int = 200) -> None:
+    for _ in range(rounds):
+        for code in list(net.nodes):
+            if code not in net.down:
+                net.sync(code, force=False)
+        net.clock.advance(61)  # past any backoff below the cap in a few rounds
+        if all(net.backlog(c) == 0 for c in net.nodes if c not in net.down):
+            return
+
+
+def test_basic_delivery_down_and_up_the_chain(tree):
+    station, hq = tree.nodes["440305001"], tree.nodes["000000"]
+    down = [notes.send(hq, "440305001", i) for i in range(20)]
+    up = [notes.send(station, "000000", i) for i in range(20)]
+    tree.settle()
+    assert_exactly_once(tree, "440305001", "000000", down)
+    assert_exactly_once(tree, "000000", "440305001", up)
+    assert notes.order(station, "000000") == list(range(20))
+
+
+def test_cross_branch_via_lowest_common_ancestor(tree):
+    ids = [notes.send(tree.nodes["440305"], "330106", i) for i in range(10)]
+    tree.settle()
+    assert_exactly_once(tree, "330106", "440305", ids)
+    # HQ relayed it and holds nothing of it; Shenzhen never saw the Zhejiang side
+    assert notes.applied(tree.nodes["000000"]) == {}
+
+
+def test_f1_request_dropped_is_retried_until_acknowledged(pair):
+    pair.faults["440305"] = Faults(drop_request=0.5)
+    ids = [notes.send(pair.nodes["440305"], "440305001", i) for i in range(40)]
+    settle_with_time(pair)
+    assert pair.stats["dropped_requests"] > 0
+    assert_exactly_once(pair, "440305001", "440305", ids)
+
+
+def test_f2_response_lost_after_commit_is_deduplicated(pair):
+    pair.faults["440305001"] = Faults(drop_response=0.6)
+    ids = [notes.send(pair.nodes["440305001"], "440305", i) for i in range(40)]
+    settle_with_time(pair)
+    assert pair.stats["dropped_responses"] > 0
+    assert_exactly_once(pair, "440305", "440305001", ids)
+
+
+def test_f3_same_batch_delivered_twice(pair):
+    pair.faults["440305"] = Faults(duplicate=1.0)
+    ids = [notes.send(pair.nodes["440305"], "440305001", i) for i in range(30)]
+    settle_with_time(pair)
+    assert pair.stats["duplicated"] > 0
+    assert_exactly_once(pair, "440305001", "440305", ids)
+
+
+def test_f4_reordered_delivery_applies_in_order(pair):
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    ids = [notes.send(county, "440305001", i) for i in range(6)]
+    with county.activate():
+        rep = replicator(county)
+        rows = outbox.pending("440305001", "cases", 100)
+        entries = [documents.Entry(r.seq, json.loads(r.route), json.loads(r.body)) for r in rows]
+        epoch = rows[0].epoch
+    late = documents.Batch("440305", "440305001", "cases", epoch, entries[3:], [])
+    early = documents.Batch("440305", "440305001", "cases", epoch, entries[:3], [])
+    with station.activate():
+        srep = replicator(station)
+        first = inbox.receive(srep, late, "440305")
+        assert first.acked == 0 and first.buffered == 3 and first.applied == 0
+        assert InboxPending.select().count() == 3
+        second = inbox.receive(srep, early, "440305")
+        assert second.acked == 6 and second.applied == 6
+        assert InboxPending.select().count() == 0
+    assert notes.order(station, "440305") == list(range(6))
+    pair.settle()
+    assert_exactly_once(pair, "440305001", "440305", ids)
+
+
+def test_f4_held_requests_released_late_change_nothing(pair):
+    county = pair.nodes["440305"]
+    first = [notes.send(county, "440305001", i) for i in range(10)]
+    pair.faults["440305"] = Faults(hold=1.0)
+    pair.sync("440305")                      # the batch is held in the network, sender times out
+    pair.faults.clear()
+    second = [notes.send(county, "440305001", 10 + i) for i in range(10)]
+    settle_with_time(pair)                   # the retry delivers both batches
+    released = pair.release_held()           # the old request finally arrives, late
+    pair.settle()
+    assert released == 1
+    assert_exactly_once(pair, "440305001", "440305", first + second)
+    assert notes.order(pair.nodes["440305001"], "440305") == list(range(20))
+
+
+def test_f6_crash_between_commit_and_send(pair):
+    ids = [notes.send(pair.nodes["440305"], "440305001", i) for i in range(10)]
+    pair.restart("440305")            # the outbox survived in the database, nothing in memory
+    notes.install(pair.nodes["440305"])
+    pair.settle()
+    assert_exactly_once(pair, "440305001", "440305", ids)
+
+
+class Crash(BaseException):
+    """Not an Exception: escapes the handler's savepoint like a process dying mid-batch."""
+
+
+def test_f6_crash_mid_batch_leaves_no_partial_effect(pair):
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    ids = [notes.send(county, "440305001", i) for i in range(10)]
+    with station.activate():
+        rep = replicator(station)
+    real = rep.registry.handlers["test.note"]
+    calls = {"n": 0}
+
+    def crashing(delivery):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise Crash()
+        real(delivery)
+
+    rep.registry.handlers["test.note"] = crashing
+    with pytest.raises(Crash):
+        pair.sync("440305")
+    assert notes.applied(station) == {}, "a batch that crashed half-way must leave nothing behind"
+    rep.registry.handlers["test.note"] = real
+    pair.restart("440305001")
+    notes.install(pair.nodes["440305001"])
+    pair.settle()
+    assert_exactly_once(pair, "440305001", "440305", ids)
+
+
+def test_f7_f20_failed_commit_is_never_acknowledged(pair):
+    """Disk full / power loss at commit: the receiver answers 5xx and acknowledges nothing."""
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    ids = [notes.send(county, "440305001", i) for i in range(5)]
+    def failing_commit():
+        raise __import__("peewee").OperationalError("database or disk is full")
+
+    station.db.commit = failing_commit       # only the receiver's disk is full
+    try:
+        report = pair.sync("440305")
+    finally:
+        del station.db.commit
+    assert report.acked == 0 and report.errors
+    assert pair.backlog("440305") == 5, "nothing may be deleted that the receiver did not store"
+    pair.settle()
+    assert_exactly_once(pair, "440305001", "440305", ids)
+
+
+def test_f7_sqlite_is_synchronous_full(pair):
+    from node.db import is_sqlite
+    node = pair.nodes["440305"]
+    if not is_sqlite(node.db):
+        pytest.skip("SQLite pragma")
+    with node.activate():
+        assert node.db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2
+        assert node.db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_f8_restored_from_backup_starts_new_epoch(pair, tmp_path):
+    from node.db import is_sqlite
+    county = pair.nodes["440305"]
+    if not is_sqlite(county.db):
+        pytest.skip("file-level backup and restore is a SQLite scenario")
+    home = county.config.home_path
+    county.db.execute_sql("PRAGMA wal_checkpoint(FULL)")
+    backup = tmp_path / "backup.db"
+    shutil.copy(home / "node.db", backup)
+    first = [notes.send(county, "440305001", i) for i in range(5)]
+    pair.settle()
+    # the disk dies; the operator restores last night's backup
+    pair.nodes["440305"].close()
+    for suffix in ("-wal", "-shm"):
+        (home / f"node.db{suffix}").unlink(missing_ok=True)
+    shutil.copy(backup, home / "node.db")
+    county = pair.restart("440305")
+    notes.install(county)
+    second = [notes.send(county, "440305001", 100 + i) for i in range(5)]
+    pair.settle()
+    got = notes.applied(pair.nodes["440305001"])
+    assert all(got.get(i) == 1 for i in first + second), "no silent dedup hit after a restore"
+    with county.activate():
+        assert ReplicationAudit.select().where(ReplicationAudit.action == "epoch").count() == 1
+
+
+def test_f8_same_key_different_content_is_an_alarm(pair):
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    notes.send(county, "440305001", 1)
+    with county.activate():
+        rows = outbox.pending("440305001", "cases", 10)
+        entry = documents.Entry(rows[0].seq, json.loads(rows[0].route), json.loads(rows[0].body))
+        epoch = rows[0].epoch
+    pair.settle()
+    forged_doc = dict(entry.doc)
+    forged_doc["body"] = {"n": 999}
+    batch = documents.Batch("440305", "440305001", "cases", epoch,
+                            [documents.Entry(entry.seq, entry.route, forged_doc)], [])
+    with station.activate():
+        with pytest.raises(inbox.ReceiveError) as err:
+            inbox.receive(replicator(station), batch, "440305")
+        assert err.value.status == 409
+        link = Link.get(Link.code == "440305")
+        assert link.state == "stopped" and "different content" in link.state_reason
+
+
+def test_f10_clock_jump_freshness_error_is_clear_and_order_unaffected(pair):
+    county = pair.nodes["440305"]
+    ids = [notes.send(county, "440305001", i) for i in range(5)]
+    # only the sender's clock jumps an hour ahead: its requests are stale at the receiver
+    real_clock = pair.clock
+    county.clock = lambda: real_clock() + timedelta(hours=1)
+    replicator(county).clock = county.clock
+    report = pair.sync("440305")
+    assert report.acked == 0
+    with county.activate():
+        err = Link.get(Link.code == "440305001").last_error
+    assert "stale" in err and "skew" in err
+    # the clock steps back: the same documents go through, once, in order
+    county.clock = real_clock
+    replicator(county).clock = real_clock
+    pair.settle()
+    assert_exactly_once(pair, "440305001", "440305", ids)
+    assert notes.order(pair.nodes["440305001"], "440305") == list(range(5))
+
+
+def test_f13_poison_document_quarantined_other_channels_flow(pair):
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    notes.send(county, "440305001", 0)
+    poison = notes.send(county, "440305001", 1, poison=True)
+    after = notes.send(county, "440305001", 2)
+    other = [notes.send(county, "440305001", i, channel="stats") for i in range(3)]
+    settle_with_time(pair, rounds=5)
+    assert notes.order(station, "440305", "stats") == [0, 1, 2], "the other channel flows"
+    assert notes.order(station, "440305", "cases") == [0], "the poisoned channel waits"
+    with station.activate():
+        held = list(Quarantine.select().where(Quarantine.state == "held"))
+        assert [q.doc_id for q in held] == [poison]
+        from replication.quarantine import skip
+        skip(replicator(station), held[0].id, "admin", "测试：毒文档 / test poison")
+        audit = ReplicationAudit.select().where(ReplicationAudit.action == "skip").get()
+        assert "test poison" in audit.detail
+    pair.settle()
+    assert notes.order(station, "440305", "cases") == [0, 2]
+    assert notes.applied(station)[after] == 1
+    assert all(notes.applied(station)[i] == 1 for i in other)
+
+
+def test_f16_links_cut_and_restored_in_random_order(tree):
+    rng = tree.rng
+    codes = [c for c in tree.nodes]
+    sent: dict[str, list[tuple[str, str]]] = {}
+    links = [("000000", "440000"), ("440000", "440300"), ("440300", "440305"), ("440305", "440305001"),
+             ("000000", "330000"), ("330000", "330100"), ("330100", "330106")]
+    cut = rng.sample(links, k=4)
+    for i in range(60):
+        src, dst = rng.sample(codes, 2)
+        sent.setdefault(dst, []).append((src, notes.send(tree.nodes[src], dst, i)))
+        if i % 10 == 0 and cut:
+            a, b = cut.pop()
+            tree.partition(a, b)
+        for code in codes:
+            tree.sync(code, force=False)
+        tree.clock.advance(5)
+    for a, b in rng.sample(links, k=len(links)):
+        tree.heal(a, b)
+        tree.sync(a)
+        tree.sync(b)
+    settle_with_time(tree)
+    for dst, items in sent.items():
+        got = notes.applied(tree.nodes[dst])
+        for src, doc_id in items:
+            assert got.get(doc_id) == 1, f"{doc_id} from {src} to {dst} (seed {tree.seed})"
+
+
+def test_f17_overloaded_parent_retry_after(pair):
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    ids = [notes.send(station, "440305", i) for i in range(5)]
+    rep = replicator(county)
+    acquired = [rep.sync_slots.acquire(blocking=False) for _ in range(rep.settings.max_concurrent_syncs)]
+    assert all(acquired)
+    try:
+        report = pair.sync("440305001")
+        assert report.acked == 0 and any("429" in e for e in report.errors)
+        with station.activate():
+            link = Link.get(Link.code == "440305")
+            assert link.next_try_at is not None  # the sender slows down
+    finally:
+        for _ in acquired:
+            rep.sync_slots.release()
+    pair.settle()
+    assert_exactly_once(pair, "440305", "440305001", ids)
+
+
+def test_f23_replayed_request_refused_and_content_deduplicated(pair):
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    captured: list[requests.PreparedRequest] = []
+    pair.before_deliver.append(lambda dst, req: captured.append(req.copy()))
+    ids = [notes.send(county, "440305001", i) for i in range(3)]
+    pair.settle()
+    pair.before_deliver.clear()
+    pair.clock.advance(600)
+    replay = captured[0]
+    resp = pair.deliver("440305001", replay)
+    assert resp.status_code == 401
+    assert resp.json()["error"]["code"] in ("stale", "replayed")
+    # within the window a replay is refused by its nonce
+    pair.clock.advance(-600)
+    resp = pair.deliver("440305001", replay)
+    assert resp.status_code == 401 and resp.json()["error"]["code"] == "replayed"
+    assert_exactly_once(pair, "440305001", "440305", ids)
+
+
+def test_f24_body_changed_under_valid_signature(pair):
+    county = pair.nodes["440305"]
+    captured: list[requests.PreparedRequest] = []
+    pair.before_deliver.append(lambda dst, req: captured.append(req.copy()))
+    notes.send(county, "440305001", 1)
+    pair.faults["440305"] = Faults(drop_request=1.0)
+    pair.sync("440305")
+    pair.before_deliver.clear()
+    pair.faults.clear()
+    assert not captured  # dropped before delivery: build the request ourselves
+    with county.activate():
+        rows = outbox.pending("440305001", "cases", 10)
+        batch = sender._batch_from_rows(replicator(county), "440305001", "cases", rows).to_dict()
+    body = json.dumps(batch).encode()
+    from federation import httpsig
+    url = pair.url_of("440305001") + sender.PUSH_PATH
+    headers = {"Content-Type": "application/json"}
+    headers.update(httpsig.sign_request("POST", url, headers, body, sender.hop_keypair(replicator(county)),
+                                        pair.clock().timestamp()))
+    tampered = body.replace(b'"n": 1', b'"n": 2')
+    resp = pair.clients["440305001"].post("/federation/v1/push", data=tampered, headers=headers,
+                                          base_url=pair.url_of("440305001"))
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "digest_mismatch"
+    assert notes.applied(pair.nodes["440305001"]) == {}
+
+
+def test_unsigned_and_unknown_signer_refused(pair):
+    resp = pair.clients["440305001"].post("/federation/v1/push", json={"protocol": "1.1"},
+                                          base_url=pair.url_of("440305001"))
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "unsigned"
+
+
+def test_f5_station_offline_drains_with_bounded_batches(pair):
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    pair.down.add("440305001")
+    n = 2000
+    down = [notes.send(county, "440305001", i) for i in range(n)]
+    up = []
+    pair.down.discard("440305001")
+    pair.down.add("440305")
+    up = [notes.send(station, "440305", i) for i in range(n)]
+    pair.down.discard("440305")
+    # a week of failed attempts: backoff never exceeds the cap
+    pair.down.add("440305001")
+    for _ in range(30):
+        pair.sync("440305", force=False)
+        pair.clock.advance(6 * 3600)
+    with county.activate():
+        link = Link.get(Link.code == "440305001")
+        wait = (link.next_try_at.replace(tzinfo=pair.clock().tzinfo) - pair.clock()).total_seconds()
+        assert wait <= county.config.replication.backoff_cap_s
+    pair.down.discard("440305001")
+    pair.clock.advance(3601)
+    rounds = pair.settle(rounds=100)
+    assert rounds < 100
+    assert_exactly_once(pair, "440305001", "440305", down)
+    assert_exactly_once(pair, "440305", "440305001", up)
