@@ -27,6 +27,8 @@ def sync(ctx: Context, wait_s: float | None, as_json: bool) -> None:
     total = sender.SyncReport()
     with node.activate():
         rep = replicator(node)
+        from node.services import federation_docs
+        federation_docs.push_changes(node)   # chains and revocations changed by link join/revoke
         while True:
             report = sender.sync_all(rep, force=True)
             total.merge(report)
@@ -109,6 +111,43 @@ def q_skip(ctx: Context, qid: int, reason: str) -> None:
     click.echo(f"已跳过并记录审计 / skipped #{qid} (audited)")
 
 
+
+
+@click.command("ping")
+@click.argument("code")
+@click.option("--wait", "wait_s", type=float, default=None, help="等待回应的秒数 / wait this long for the pong")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def ping(ctx: Context, code: str, wait_s: float | None, as_json: bool) -> None:
+    """向树中任一节点发送探测 / send an end-to-end ping to any node of the tree.
+
+    With --wait, syncs until the pong is back; exits non-zero if it is not.
+    """
+    from node.ops_models import PingLog
+    from node.services import federation_docs
+    from node.services.replication_glue import replicator
+    from replication import sender
+    node = ctx.node()
+    with node.activate():
+        doc_id = federation_docs.ping(node, code)
+        answered = None
+        deadline = time.monotonic() + (wait_s or 0)
+        while wait_s is not None:
+            sender.sync_all(replicator(node), force=True)
+            answered = PingLog.get(PingLog.doc_id == doc_id).answered_at
+            if answered or time.monotonic() >= deadline:
+                break
+            time.sleep(0.3)
+    doc = {"ping": doc_id, "to": code, "answered_at": answered.isoformat() if answered else None}
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"已发送 ping {doc_id} → {code}" + (f"，已回应 / answered at {doc['answered_at']}" if answered else ""))
+    if wait_s is not None and not answered:
+        raise NodeError(504, "no_pong", f"{wait_s:g} 秒内未收到 {code} 的回应 / no pong from {code} within {wait_s:g} s")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(sync)
     cli.add_command(quarantine)
+    cli.add_command(ping)

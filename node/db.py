@@ -105,7 +105,7 @@ def _collect_models() -> list[type[BaseModel]]:
     return out
 
 
-DOMAIN_MODEL_MODULES: list[str] = ["node.directive_models", "node.stats_models"]
+DOMAIN_MODEL_MODULES: list[str] = ["node.ops_models", "node.directive_models", "node.stats_models"]
 
 
 def _m0001_initial(db: Database) -> None:

@@ -56,7 +56,7 @@ def stop(scheduler: BackgroundScheduler) -> None:
 
 def _load_job_modules() -> None:
     """Import the modules that register jobs (kept explicit: no discovery magic)."""
-    for name in ("node.services.replication_jobs", "node.services.deadlines_runtime",
+    for name in ("node.services.replication_jobs", "node.services.federation_docs", "node.services.deadlines_runtime",
                  "node.services.stats", "node.services.directives"):
         try:
             __import__(name)

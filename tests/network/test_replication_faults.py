@@ -60,16 +60,24 @@ def test_cross_branch_via_lowest_common_ancestor(tree):
 
 
 def test_f1_request_dropped_is_retried_until_acknowledged(pair):
-    pair.faults["440305"] = Faults(drop_request=0.5)
-    ids = [notes.send(pair.nodes["440305"], "440305001", i) for i in range(40)]
+    ids = []
+    for round_ in range(8):  # several batches, each at the mercy of the network
+        pair.faults["440305"] = Faults(drop_request=1.0 if round_ == 0 else 0.5)
+        ids += [notes.send(pair.nodes["440305"], "440305001", round_ * 5 + i) for i in range(5)]
+        pair.sync("440305", force=False)
+        pair.clock.advance(61)
     settle_with_time(pair)
     assert pair.stats["dropped_requests"] > 0
     assert_exactly_once(pair, "440305001", "440305", ids)
 
 
 def test_f2_response_lost_after_commit_is_deduplicated(pair):
-    pair.faults["440305001"] = Faults(drop_response=0.6)
-    ids = [notes.send(pair.nodes["440305001"], "440305", i) for i in range(40)]
+    ids = []
+    for round_ in range(8):
+        pair.faults["440305001"] = Faults(drop_response=1.0 if round_ == 0 else 0.6)
+        ids += [notes.send(pair.nodes["440305001"], "440305", round_ * 5 + i) for i in range(5)]
+        pair.sync("440305001", force=False)
+        pair.clock.advance(61)
     settle_with_time(pair)
     assert pair.stats["dropped_responses"] > 0
     assert_exactly_once(pair, "440305", "440305001", ids)
