@@ -89,8 +89,8 @@ def exit_code_for(exc: NodeError) -> int:
 
 
 def register_commands() -> None:
-    from admin_cli import cases, demo, federation_cmds, node_cmds, sync_cmds, users
-    for module in (node_cmds, users, federation_cmds, sync_cmds, cases, demo):
+    from admin_cli import cases, demo, federation_cmds, node_cmds, stats, sync_cmds, users
+    for module in (node_cmds, users, federation_cmds, sync_cmds, cases, stats, demo):
         module.register(cli)
 
 

@@ -61,6 +61,13 @@ class StatsSettings:
     rollup_interval_s: int = 300
     stale_after_hours: int = 24
     max_range_days: int = 1100
+    heartbeat_minutes: int = 60       # a snapshot at least this often, so coverage stays fresh
+    reconcile_interval_hours: int = 24   # full fingerprint check of the case table (docs/statistics.md)
+    max_direct_report_points: int = 100  # R4.2: HQ designates 100 direct-report points
+    hotspot_min_count: int = 5        # a surge needs at least this many cases this week
+    hotspot_ratio: float = 2.0        # ... and at least this multiple of last week
+    hotspot_alpha: float = 0.01       # ... and a Poisson upper-tail p-value below this
+    hotspot_top_firms: int = 20       # most-complained firms listed
 
 
 @dataclass(frozen=True)

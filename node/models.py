@@ -79,6 +79,36 @@ class Case(BaseModel):
     def by_id(cls, case_id: str) -> "Case | None":
         return cls.get_or_none(cls.case_id == case_id)
 
+    @classmethod
+    def row(cls, case_id: str) -> dict | None:
+        """The case as a plain dict of column values (cheaper than a model instance)."""
+        return (cls.select()
+                .where(cls.case_id == case_id)
+                .dicts()
+                .first())
+
+    @classmethod
+    def overdue_candidates(cls, today):
+        """Ids of handled cases not yet flagged whose earliest running clock is before ``today``."""
+        return (cls.select(cls.case_id)
+                .where((cls.overdue == False)  # noqa: E712 - a peewee expression
+                       & cls.next_due.is_null(False)
+                       & (cls.next_due < today)
+                       & (cls.held_as == "handler"))
+                .order_by(cls.pk)
+                .tuples())
+
+    @classmethod
+    def open_urgent(cls, done_statuses, hidden_department: str, limit: int):
+        """Open urgent and critical cases, critical first, newest first (leadership board)."""
+        return (cls.select()
+                .where(cls.urgency.in_(("urgent", "critical"))
+                       & cls.status.not_in(tuple(done_statuses))
+                       & (cls.department != hidden_department))
+                .order_by(Case.urgency != "critical", cls.pk.desc())
+                .limit(limit)
+                .dicts())
+
 
 class CaseEvent(BaseModel):
     """One entry of a case's history: who did what, where, when, from which status."""
@@ -97,6 +127,12 @@ class CaseEvent(BaseModel):
     def for_case(cls, case_id: str):
         return (cls.select()
                 .where(cls.case_id == case_id)
+                .order_by(cls.at, cls.id))
+
+    @classmethod
+    def for_cases(cls, case_ids: list[str]):
+        return (cls.select()
+                .where(cls.case_id.in_(case_ids))
                 .order_by(cls.at, cls.id))
 
 

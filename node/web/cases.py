@@ -1,0 +1,48 @@
+"""Case endpoints (CONTRACT §5; R1.1-R1.4, R2.3, R2.6) — thin: parse, authenticate, call
+``node.services.cases``, answer.
+
+``POST /api/v1/cases`` → 201 with the case; ``GET /api/v1/cases/<id>``; ``GET /api/v1/cases``
+(``status, kind, urgency, q, overdue, handling_node, accepting_node, department, limit,
+cursor``) → ``{"items", "next_cursor"}``; ``POST /api/v1/cases/<id>/actions``. Errors come out
+in the one shape through ``node/web/errors.py``.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from node.app import json_body
+from node.services import cases
+from node.web.auth import current_node, current_user
+
+bp = Blueprint("cases", __name__, url_prefix="/api/v1/cases")
+
+
+@bp.post("")
+def create():
+    user = current_user(*cases.CREATE_ROLES)
+    case = cases.create_case(current_node(), json_body(), user)
+    resp = jsonify(case)
+    resp.status_code = 201
+    resp.headers["Location"] = f"/api/v1/cases/{case['id']}"
+    return resp
+
+
+@bp.get("")
+def list_():
+    user = current_user(*cases.READ_ROLES)
+    args = request.args.to_dict(flat=True)
+    limit = args.pop("limit", None)
+    cursor = args.pop("cursor", None)
+    return jsonify(cases.list_cases(current_node(), args, user, limit=limit, cursor=cursor))
+
+
+@bp.get("/<case_id>")
+def get(case_id: str):
+    user = current_user(*cases.READ_ROLES)
+    return jsonify(cases.get_case(current_node(), case_id, user))
+
+
+@bp.post("/<case_id>/actions")
+def action(case_id: str):
+    user = current_user(*cases.ACT_ROLES)
+    return jsonify(cases.act(current_node(), case_id, json_body(), user))

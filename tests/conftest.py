@@ -1,0 +1,216 @@
+"""Shared fixtures: nodes built the way operators build them, on SQLite and on PostgreSQL.
+
+* ``db_url`` — parametrized ``sqlite`` / ``postgresql``: every test that builds a node through
+  ``make_node`` (or ``app_client``) runs on both databases. SQLite gives ``None`` (the node's
+  default file in its home). PostgreSQL needs ``N12315_TEST_PG``
+  (e.g. ``postgresql://postgres@127.0.0.1:5432/test``); each node gets its own
+  ``?schema=t_<random>``, dropped (``DROP SCHEMA … CASCADE``) at teardown. Without the
+  variable, or with the server unreachable, the PostgreSQL half is skipped with the reason.
+* ``clock`` — a ``FakeClock`` (aware UTC datetimes), 2026-09-30 09:00 Asia/Shanghai unless a
+  test moves it; inject it into nodes so time moves only when a test says so.
+* ``make_node(tmp_path, level="county", code="440305", *, name=None, url=None, clock=None,
+  db_url=<the parametrized one>) -> Node`` — ``node.runtime.init_home`` exactly as
+  ``n12315 init`` calls it; closes every node (and drops its PostgreSQL schema) at teardown.
+* ``app_client`` — an ``ApiClient`` over a county node 440305 (``.node``, ``.app``,
+  ``.client``, ``.clock``, ``.token(role)``, ``.get/.post(path, role=…)``); users are added
+  with the same service ``n12315 user add`` uses.
+* ``count_rows(node, *models) -> dict`` — row counts, to prove "nothing stored on any error".
+"""
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+PG_ENV = "N12315_TEST_PG"
+DEFAULT_NOW = datetime(2026, 9, 30, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+
+
+class FakeClock:
+    """A settable clock: ``clock()`` returns the current fake time (aware, UTC)."""
+
+    def __init__(self, now: datetime = DEFAULT_NOW):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        if now.tzinfo is None:
+            raise ValueError("FakeClock needs an aware datetime")
+        self.now = now.astimezone(UTC)
+
+    def advance(self, **delta: float) -> datetime:
+        self.now = self.now + timedelta(**delta)
+        return self.now
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+def _pg_base() -> str | None:
+    raw = os.environ.get(PG_ENV, "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+@functools.cache
+def pg_unavailable_reason() -> str | None:
+    """None when the test server answers; else why the PostgreSQL half is skipped."""
+    base = _pg_base()
+    if base is None:
+        return (f"PostgreSQL not reachable at ${PG_ENV} (unset; e.g. "
+                f"{PG_ENV}=postgresql://postgres@127.0.0.1:5432/test)")
+    try:
+        import psycopg2
+        conn = psycopg2.connect(base, connect_timeout=3)
+        conn.close()
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip with the reason
+        return f"PostgreSQL not reachable at {base}: {str(exc).strip().splitlines()[0]}"
+    return None
+
+
+def new_pg_url() -> str:
+    """A fresh schema on the test server (created lazily by the node's migration)."""
+    base = _pg_base()
+    assert base is not None
+    return f"{base}?schema=t_{secrets.token_hex(6)}"
+
+
+def drop_pg_schema(url: str) -> None:
+    import psycopg2
+    parts = urlsplit(url)
+    schema = parts.query.split("schema=", 1)[1].split("&", 1)[0]
+    conn = psycopg2.connect(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+                            connect_timeout=5)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_backend(request) -> str:
+    """``"sqlite"`` or ``"postgresql"`` (skipped with the reason when the server is absent)."""
+    if request.param == "postgresql":
+        reason = pg_unavailable_reason()
+        if reason:
+            pytest.skip(reason)
+    return request.param
+
+
+@pytest.fixture
+def db_url(db_backend: str) -> Iterator[str | None]:
+    """A database URL for one node: None (SQLite in the home) or a fresh PostgreSQL schema."""
+    if db_backend == "sqlite":
+        yield None
+        return
+    url = new_pg_url()
+    yield url
+    drop_pg_schema(url)
+
+
+# -- nodes -----------------------------------------------------------------------------------
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+_UNSET: Any = object()
+
+
+@pytest.fixture
+def make_node(db_backend: str, clock: FakeClock) -> Iterator[Callable[..., Any]]:
+    """Factory: ``make_node(tmp_path, level="county", code="440305", *, name=None, url=None,
+    clock=None, db_url=<backend default>)`` → an opened ``Node`` made by ``init_home``."""
+    from node.runtime import init_home
+
+    made: list[tuple[Any, str | None]] = []
+
+    def factory(tmp_path: Path, level: str = "county", code: str = "440305", *,
+                name: str | None = None, url: str | None = None, clock: Any = None,
+                db_url: Any = _UNSET) -> Any:
+        home = Path(tmp_path) / f"home-{code}"
+        n = 1
+        while home.exists():
+            n += 1
+            home = Path(tmp_path) / f"home-{code}-{n}"
+        if db_url is _UNSET:
+            db_url = new_pg_url() if db_backend == "postgresql" else None
+        node = init_home(home, level=level, code=code, name=name or f"测试节点 {code}",
+                         url=url or f"http://{code}.test", db_url=db_url,
+                         clock=clock or default_clock)
+        made.append((node, db_url))
+        return node
+
+    default_clock = clock
+    yield factory
+    for node, url in made:
+        node.close()
+        if url and url.startswith("postgres"):
+            drop_pg_schema(url)
+
+
+def count_rows(node: Any, *models: Any) -> dict[str, int]:
+    """``{table name: rows}`` for each model (default: the case tables)."""
+    if not models:
+        from node.models import Case, CaseEvent, DayCounter
+        models = (Case, CaseEvent, DayCounter)
+    out = {}
+    with node.activate():
+        for model in models:
+            out[model._meta.table_name] = model.select().count()
+        from node.db import is_sqlite
+        if is_sqlite(node.db):
+            out["case_search"] = node.db.execute_sql("SELECT count(*) FROM case_search").fetchone()[0]
+    return out
+
+
+class ApiClient:
+    """A node's Flask test client with one user per role (tokens made on first use)."""
+
+    def __init__(self, node: Any, clock: FakeClock):
+        from node.app import create_app
+        self.node = node
+        self.clock = clock
+        self.app = create_app(node)
+        self.client = self.app.test_client()
+        self._tokens: dict[str, str] = {}
+
+    def token(self, role: str) -> str:
+        if role not in self._tokens:
+            from node.services import users
+            with self.node.activate():
+                self._tokens[role] = users.add_user(f"{role}1", role, self.node.now())
+        return self._tokens[role]
+
+    def headers(self, role: str | None) -> dict[str, str]:
+        return {} if role is None else {"Authorization": f"Bearer {self.token(role)}"}
+
+    def get(self, path: str, role: str | None = "handler", **kw: Any):
+        return self.client.get(path, headers=self.headers(role), **kw)
+
+    def post(self, path: str, json: Any = None, role: str | None = "intake", **kw: Any):
+        headers = {**self.headers(role), **kw.pop("headers", {})}
+        if json is not None:
+            kw["json"] = json
+        return self.client.post(path, headers=headers, **kw)
+
+    def count_rows(self) -> dict[str, int]:
+        return count_rows(self.node)
+
+
+@pytest.fixture
+def app_client(tmp_path: Path, make_node: Callable[..., Any], clock: FakeClock) -> ApiClient:
+    """A county node (440305, 深圳市南山区) behind its Flask test client."""
+    node = make_node(tmp_path, "county", "440305", name="深圳市南山区市场监督管理局")
+    return ApiClient(node, clock)
