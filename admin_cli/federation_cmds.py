@@ -92,15 +92,10 @@ def invite(ctx: Context, child_code: str, ttl_hours: float | None) -> None:
 @one_line_errors
 def join(ctx: Context, parent_url: str, token: str) -> None:
     """加入上级：交换密钥并取得至根的证书链 / join the parent: exchange keys, receive the chain."""
-    from node.divisions import load_divisions
+    from node.services import federation_docs
 
     node = ctx.node()
-    with node.activate():
-        result = links.join_parent(
-            parent_url, token, identity=links.identity_of(node), keypair=node.keypair,
-            session=node.session(), now=node.now(), is_within=load_divisions().is_within,
-            timeout_s=node.config.replication.request_timeout_s,
-        )
+    result = federation_docs.join_parent(node, parent_url, token)
     parent = result["parent"]
     root = next((r["code"] for r in result["chain"]
                  if r.get("type") == "node-record" and r.get("issuer") is None), "?")

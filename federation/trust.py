@@ -711,9 +711,7 @@ def store_records(
                     updated_at=now,
                 )
                 changed.add(code)
-            elif row.body != body and (
-                replace or parse_time(_load(row.body)["issued_at"], "issued_at") < issued_at
-            ):
+            elif row.body != body and (replace or _supersedes(_load(row.body), record, issued_at)):
                 (
                     NodeRecord.update(
                         key_id=record["key_id"], issuer=record["issuer"], body=body,
@@ -743,6 +741,15 @@ def store_records(
         if changed & ancestors:
             LocalState.put(CHAIN_CHANGED_AT, format_time(now))
     return changed
+
+
+def _supersedes(stored: Mapping[str, Any], record: Mapping[str, Any], issued_at: datetime) -> bool:
+    """A later record wins; at the same instant, one certified by a parent wins over a
+    self-signed root (a province that joins HQ within the same second it was set up)."""
+    stored_at = parse_time(stored["issued_at"], "issued_at")
+    if stored_at != issued_at:
+        return stored_at < issued_at
+    return stored.get("issuer") is None and record.get("issuer") is not None
 
 
 def _remember_key(

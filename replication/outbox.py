@@ -52,12 +52,18 @@ def backlog(dest: str | None = None) -> int:
 
 def pending(dest: str, channel: str, limit: int) -> list[OutboxEntry]:
     """The oldest pending entries of one link and channel: one epoch, contiguous seqs."""
+    first = (OutboxEntry.select(OutboxEntry.epoch)
+             .where((OutboxEntry.dest == dest) & (OutboxEntry.channel == channel))
+             .order_by(OutboxEntry.id)
+             .first())
+    if first is None:
+        return []
+    # the oldest epoch first; within it, sequence order (ids may interleave after a re-parent)
     rows = list(OutboxEntry.select()
-                .where((OutboxEntry.dest == dest) & (OutboxEntry.channel == channel))
-                .order_by(OutboxEntry.id)
+                .where((OutboxEntry.dest == dest) & (OutboxEntry.channel == channel)
+                       & (OutboxEntry.epoch == first.epoch))
+                .order_by(OutboxEntry.seq)
                 .limit(limit))
-    if not rows:
-        return rows
     epoch = rows[0].epoch
     out = [rows[0]]
     for row in rows[1:]:

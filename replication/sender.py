@@ -234,7 +234,10 @@ def pull(rep: Replicator, code: str, channel: str, *, force: bool = False) -> Sy
             marks = {m.epoch: m.hwm for m in InboxMark.select().where(
                 (InboxMark.peer == code) & (InboxMark.channel == channel))}
             payload = {"protocol": documents.PROTOCOL, "sender": rep.code, "receiver": code,
-                       "channel": channel, "marks": marks}
+                       "channel": channel, "marks": marks,
+                       # our own rotation statements, so a parent that has not seen our new
+                       # key yet can verify this request (F11)
+                       "records": [r for r in trust.own_chain() if r.get("type") == "key-rotation"]}
             try:
                 resp = signed_post(rep, link.url.rstrip("/") + PULL_PATH, payload)
             except requests.RequestException as exc:

@@ -180,3 +180,26 @@ from node import jobs  # noqa: E402  (registration at import, like the handlers)
 jobs.JOB_FACTORIES.append(_jobs)
 
 __all__ = ["ping", "ping_report", "push_changes", "json"]
+
+
+def join_parent(node: Node, parent_url: str, token: str) -> dict:
+    """``link join`` at a node: join the parent, and when this replaces an earlier parent
+    (a county moved to another prefecture, F19), move what was queued for the old parent
+    to the new one so nothing is lost across the switch."""
+    from node.divisions import load_divisions
+    from replication import reroute
+    with node.activate():
+        old = Link.get_or_none((Link.role == "parent") & (Link.state == "active"))
+        old_code = old.code if old else None
+        result = links.join_parent(
+            parent_url, token, identity=links.identity_of(node), keypair=node.keypair,
+            session=node.session(), now=node.now(), is_within=load_divisions().is_within,
+            timeout_s=node.config.replication.request_timeout_s)
+        new_code = result["parent"]["code"]
+        if old_code and old_code != new_code:
+            with write_tx(node.db):
+                moved = reroute.readdress(replicator(node), old_code, new_code)
+            log.info("re-parented from %s to %s: %d queued documents re-addressed", old_code, new_code, moved)
+            result["readdressed"] = moved
+        push_changes(node)
+    return result

@@ -29,25 +29,60 @@ def resolve_peer_key(key_id: str) -> str | None:
     link = Link.get_or_none(Link.code == code)
     if link is None or link.state == "revoked":
         return None
-    q = KnownKey.select().where((KnownKey.node_code == code) & KnownKey.revoked_at.is_null())
+    q = KnownKey.select(KnownKey.key_id, KnownKey.public_key).where(
+        (KnownKey.node_code == code) & KnownKey.revoked_at.is_null())
     if "#" in key_id:
         q = q.where(KnownKey.key_id == key_id)
-    row = q.order_by(KnownKey.valid_from.desc()).first()
-    return row.public_key if row else None
+    rows = list(q)
+    if not rows:
+        return None
+    # the node's current key: rotation numbers only grow ("440305#2" after "440305#1")
+    newest = max(rows, key=lambda r: int(r.key_id.rpartition("#")[2] or 0))
+    return newest.public_key
+
+
+def _verify(node, body: bytes) -> httpsig.VerifiedRequest:
+    return httpsig.verify_request(request.method, request.url, dict(request.headers), body,
+                                  resolve_peer_key, node.now().timestamp(),
+                                  nonce_cache=DbNonceCache(node.now),
+                                  skew_s=node.config.replication.clock_skew_s)
 
 
 def authenticate_peer() -> Link:
     node = current_node()
     body = request.get_data(cache=True)
     try:
-        verified = httpsig.verify_request(request.method, request.url, dict(request.headers), body,
-                                          resolve_peer_key, node.now().timestamp(),
-                                          nonce_cache=DbNonceCache(node.now),
-                                          skew_s=node.config.replication.clock_skew_s)
+        verified = _verify(node, body)
     except httpsig.HttpSignatureError as exc:
-        raise NodeError(exc.status, exc.code, exc.message) from None
+        if exc.code not in ("unknown_key", "bad_signature") or not _learn_rotations(node, body):
+            raise NodeError(exc.status, exc.code, exc.message) from None
+        # A peer that rotated its key sends the rotation statement (signed by its old key)
+        # with its records; once learned, the request verifies with the new key (F11).
+        try:
+            verified = _verify(node, body)
+        except httpsig.HttpSignatureError as exc2:
+            raise NodeError(exc2.status, exc2.code, exc2.message) from None
     link = Link.get(Link.code == verified.node_code)
     return link
+
+
+def _learn_rotations(node, body: bytes) -> bool:
+    from federation import trust
+    from federation.storage import write_tx
+    from node.divisions import load_divisions
+    try:
+        records = json.loads(body).get("records")
+    except (ValueError, AttributeError):
+        return False
+    rotations = [r for r in records or [] if isinstance(r, dict) and r.get("type") == "key-rotation"]
+    if not rotations:
+        return False
+    try:
+        with write_tx(node.db):
+            trust.learn_records(rotations, load_divisions().is_within, node.now())
+    except trust.TrustError:
+        return False
+    return True
 
 
 def _parse(body: bytes) -> dict:

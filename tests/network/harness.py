@@ -188,10 +188,8 @@ class Network:
         with p.activate():
             token = links.create_invite(child, p.code, p.config.invite_ttl_hours, p.now(),
                                         load_divisions().is_within)
-        identity = links.NodeIdentity(c.code, c.level, c.config.name, c.config.url)
-        with c.activate():
-            links.join_parent(self.url_of(parent), token, identity=identity, keypair=c.keypair,
-                              session=c.session(), now=c.now(), is_within=load_divisions().is_within)
+        from node.services import federation_docs
+        federation_docs.join_parent(c, self.url_of(parent), token)
 
     # -- replication helpers -----------------------------------------------------------------
     def sync(self, code: str, force: bool = True):
