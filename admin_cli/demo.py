@@ -46,10 +46,15 @@ class DemoNode:
     home: Path
     proc: subprocess.Popen | None = None
     tokens: dict[str, str] = field(default_factory=dict)
+    public_port: int | None = None   # where peers reach it, if not its own port (a test proxy)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def public_url(self) -> str:
+        return f"http://127.0.0.1:{self.public_port or self.port}"
 
 
 class DemoError(Exception):
@@ -74,21 +79,21 @@ class Federation:
     """The demo tree as real processes; used by ``demo`` and by the process tests."""
 
     def __init__(self, base_dir: Path, base_port: int, tree=TREE, log: Callable[[str], None] = print,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, public_ports: dict[str, int] | None = None):
         self.base_dir = base_dir
         self.log = log
         self.env = env or {}
-        self.nodes = {code: DemoNode(level, code, name, parent, base_port + i, base_dir / code)
+        self.nodes = {code: DemoNode(level, code, name, parent, base_port + i, base_dir / code,
+                                     public_port=(public_ports or {}).get(code))
                       for i, (level, code, name, parent) in enumerate(tree)}
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def init_all(self) -> None:
+    def init_all(self, roles: tuple[str, ...] = ("admin", "intake", "handler", "leader", "supervisor",
+                                                 "analyst", "discipline")) -> None:
         for n in self.nodes.values():
-            cli_cmd(n.home, "init", "--level", n.level, "--code", n.code, "--name", n.name, "--url", n.url)
-            for login, role in (("admin", "admin"), ("intake", "intake"), ("handler", "handler"),
-                                ("leader", "leader"), ("supervisor", "supervisor"), ("analyst", "analyst"),
-                                ("discipline", "discipline")):
-                n.tokens[role] = last_line(cli_cmd(n.home, "user", "add", login, "--role", role).stdout)
+            cli_cmd(n.home, "init", "--level", n.level, "--code", n.code, "--name", n.name, "--url", n.public_url)
+            for role in roles:
+                n.tokens[role] = last_line(cli_cmd(n.home, "user", "add", role, "--role", role).stdout)
             self.log(f"  初始化 init  {n.code:<10} {n.name}")
         (self.base_dir / "tokens.json").write_text(
             json.dumps({c: n.tokens for c, n in self.nodes.items()}, ensure_ascii=False, indent=1))
@@ -145,7 +150,7 @@ class Federation:
                 continue
             parent = self.nodes[n.parent]
             token = last_line(cli_cmd(parent.home, "link", "invite", "--child", n.code).stdout)
-            cli_cmd(n.home, "link", "join", "--parent", parent.url, "--token", token)
+            cli_cmd(n.home, "link", "join", "--parent", parent.public_url, "--token", token)
             self.log(f"  链路 link  {n.code:<10} → {parent.code}")
 
     # -- API helpers -------------------------------------------------------------------------

@@ -115,13 +115,16 @@ def q_skip(ctx: Context, qid: int, reason: str) -> None:
 
 @click.command("ping")
 @click.argument("code")
-@click.option("--wait", "wait_s", type=float, default=None, help="等待回应的秒数 / wait this long for the pong")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 100000),
+              help="发送的探测数量（按序编号）/ how many pings, numbered in order")
+@click.option("--wait", "wait_s", type=float, default=None, help="等待回应的秒数 / wait this long for the pongs")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def ping(ctx: Context, code: str, wait_s: float | None, as_json: bool) -> None:
-    """向树中任一节点发送探测 / send an end-to-end ping to any node of the tree.
+def ping(ctx: Context, code: str, count: int, wait_s: float | None, as_json: bool) -> None:
+    """向树中任一节点发送探测 / send end-to-end pings to any node of the tree.
 
-    With --wait, syncs until the pong is back; exits non-zero if it is not.
+    Pings travel like any document (signed, queued, relayed hop by hop) and each answers
+    with a pong. With --wait, syncs until every pong is back; exits non-zero if not.
     """
     from node.ops_models import PingLog
     from node.services import federation_docs
@@ -129,25 +132,47 @@ def ping(ctx: Context, code: str, wait_s: float | None, as_json: bool) -> None:
     from replication import sender
     node = ctx.node()
     with node.activate():
-        doc_id = federation_docs.ping(node, code)
-        answered = None
+        start = PingLog.select().where(PingLog.direction == "out").count()
+        ids = [federation_docs.ping(node, code, seq=start + i) for i in range(count)]
+        answered = 0
         deadline = time.monotonic() + (wait_s or 0)
         while wait_s is not None:
             sender.sync_all(replicator(node), force=True)
-            answered = PingLog.get(PingLog.doc_id == doc_id).answered_at
-            if answered or time.monotonic() >= deadline:
+            answered = (PingLog.select()
+                        .where(PingLog.doc_id.in_(ids) & PingLog.answered_at.is_null(False))
+                        .count())
+            if answered == len(ids) or time.monotonic() >= deadline:
                 break
             time.sleep(0.3)
-    doc = {"ping": doc_id, "to": code, "answered_at": answered.isoformat() if answered else None}
+    doc = {"to": code, "sent": len(ids), "answered": answered, "first": ids[0], "last": ids[-1]}
     if as_json:
         emit_json(doc)
     else:
-        click.echo(f"已发送 ping {doc_id} → {code}" + (f"，已回应 / answered at {doc['answered_at']}" if answered else ""))
-    if wait_s is not None and not answered:
-        raise NodeError(504, "no_pong", f"{wait_s:g} 秒内未收到 {code} 的回应 / no pong from {code} within {wait_s:g} s")
+        click.echo(f"已向 {code} 发送 {len(ids)} 个探测 / sent {len(ids)} ping(s) to {code}"
+                   + (f"，已回应 answered {answered}" if wait_s is not None else ""))
+    if wait_s is not None and answered < len(ids):
+        raise NodeError(504, "no_pong", f"{wait_s:g} 秒内仅收到 {answered}/{len(ids)} 个回应 / "
+                                        f"only {answered} of {len(ids)} pongs within {wait_s:g} s")
+
+
+@click.command("pings")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def pings(ctx: Context, as_json: bool) -> None:
+    """探测统计：已发、已回应、已收（每个只应用一次）/ ping statistics of this node."""
+    from node.services import federation_docs
+    node = ctx.node()
+    with node.activate():
+        doc = federation_docs.ping_report(node)
+    if as_json:
+        emit_json(doc)
+        return
+    click.echo(f"已发 sent {doc['sent']}，已回应 answered {doc['answered']}，已收 received {doc['received']}，"
+               f"重复应用 applied twice {len(doc['applied_more_than_once'])}")
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(sync)
     cli.add_command(quarantine)
     cli.add_command(ping)
+    cli.add_command(pings)

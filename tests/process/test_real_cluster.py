@@ -1,0 +1,189 @@
+"""Real processes: a five-level chain of ``n12315 serve`` on 127.0.0.1, wired by the CLI,
+with a fault proxy in front of the county (RELIABILITY F1-F3, F6-F8, F23, F24).
+
+The oracle is the ping log: every ping a node sent is applied exactly once at its
+destination (``n12315 pings --json``: every sequence number once, none twice) and its
+pong comes back. One cluster serves the whole module; each test leaves it healthy.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from admin_cli.demo import Federation, cli_cmd
+from tests.process.proxy import FaultProxy
+
+pytestmark = [pytest.mark.process, pytest.mark.timeout(600)]
+
+CHAIN = [
+    ("hq", "000000", "国家市场监督管理总局", None),
+    ("province", "440000", "广东省市场监督管理局", "000000"),
+    ("prefecture", "440300", "深圳市市场监督管理局", "440000"),
+    ("county", "440305", "深圳市南山区市场监督管理局", "440300"),
+    ("station", "440305001", "南山区粤海市场监管所", "440305"),
+]
+
+
+def free_ports(n: int) -> list[int]:
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    base = tmp_path_factory.mktemp("cluster")
+    ports = free_ports(len(CHAIN) + 1)
+    proxy_port = ports[-1]
+    fed = Federation(base, 0, tree=CHAIN, log=lambda s: None, public_ports={"440305": proxy_port})
+    for i, n in enumerate(fed.nodes.values()):
+        n.port = ports[i]
+    proxy = FaultProxy(proxy_port, fed.nodes["440305"].port)
+    try:
+        fed.init_all(roles=("admin",))
+        fed.start_all()
+        fed.link_all()
+        fed.proxy = proxy
+        yield fed
+    finally:
+        fed.stop_all()
+        proxy.close()
+
+
+def pings(fed: Federation, code: str) -> dict:
+    return json.loads(cli_cmd(fed.nodes[code].home, "pings", "--json").stdout)
+
+
+def send_pings(fed: Federation, src: str, dst: str, count: int) -> dict:
+    return json.loads(cli_cmd(fed.nodes[src].home, "ping", dst, "--count", str(count), "--json").stdout)
+
+
+def wait_exactly_once(fed: Federation, src: str, dst: str, total: int, timeout: float = 120) -> dict:
+    """Wait until ``dst`` has every ping ``src`` ever sent, and ``src`` every pong."""
+    deadline = time.monotonic() + timeout
+    last = {}
+    while time.monotonic() < deadline:
+        got = pings(fed, dst)
+        mine = pings(fed, src)
+        last = {"dst": got, "src": mine}
+        seen = got["from"].get(src, {})
+        if seen.get("count") == total and mine["answered"] == mine["sent"]:
+            assert seen["distinct"] == total and seen["min"] == 0 and seen["max"] == total - 1
+            assert got["applied_more_than_once"] == []
+            return got
+        assert seen.get("count", 0) <= total, f"more pings applied than sent: {seen}"
+        time.sleep(0.5)
+    raise AssertionError(f"not delivered exactly once within {timeout}s: {last}")
+
+
+def test_five_level_chain_linked_by_cli_carries_documents_both_ways(cluster):
+    rows = json.loads(cli_cmd(cluster.nodes["440305"].home, "link", "list", "--json").stdout)
+    assert {(r["code"], r["role"], r["state"]) for r in rows} == {("440300", "parent", "active"),
+                                                                  ("440305001", "child", "active")}
+    send_pings(cluster, "440305001", "000000", 20)
+    send_pings(cluster, "000000", "440305001", 20)
+    wait_exactly_once(cluster, "440305001", "000000", 20)
+    wait_exactly_once(cluster, "000000", "440305001", 20)
+    status = json.loads(cli_cmd(cluster.nodes["440305"].home, "status", "--json").stdout)
+    assert status["node"]["code"] == "440305" and len(status["links"]) == 2
+
+
+def _total_sent(fed: Federation, src: str) -> int:
+    return pings(fed, src)["sent"]
+
+
+@pytest.mark.parametrize("mode", ["drop_request", "drop_response", "duplicate"])
+def test_f1_f2_f3_faults_between_real_processes(cluster, mode):
+    """F1 request dropped, F2 response lost after commit, F3 the same batch twice at once."""
+    cluster.proxy.mode = mode
+    before = cluster.proxy.counts.get(mode, 0)
+    send_pings(cluster, "440305001", "000000", 30)
+    deadline = time.monotonic() + 30
+    while cluster.proxy.counts.get(mode, 0) < before + 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert cluster.proxy.counts.get(mode, 0) >= before + 3, "the fault was exercised"
+    cluster.proxy.mode = "pass"
+    wait_exactly_once(cluster, "440305001", "000000", _total_sent(cluster, "440305001"))
+
+
+def test_f24_tampered_body_refused_then_delivered_untampered(cluster):
+    cluster.proxy.mode = "tamper"
+    send_pings(cluster, "440305001", "000000", 5)
+    time.sleep(3)
+    log = (cluster.nodes["440305001"].home / "serve.log").read_text(encoding="utf-8", errors="replace")
+    status = json.loads(cli_cmd(cluster.nodes["440305001"].home, "status", "--json").stdout)
+    parent = next(l for l in status["links"] if l["code"] == "440305")
+    assert "digest" in (parent["last_error"] or "") or "digest" in log
+    cluster.proxy.mode = "pass"
+    wait_exactly_once(cluster, "440305001", "000000", _total_sent(cluster, "440305001"))
+
+
+def test_f23_captured_request_replayed_later_is_refused(cluster):
+    cluster.proxy.captured.clear()
+    send_pings(cluster, "440305001", "000000", 3)
+    wait_exactly_once(cluster, "440305001", "000000", _total_sent(cluster, "440305001"))
+    pushes = [c for c in cluster.proxy.captured if c.path == "/federation/v1/push"]
+    assert pushes
+    resp = cluster.proxy.replay(pushes[0])
+    assert resp.status_code == 401 and resp.json()["error"]["code"] in ("replayed", "stale")
+    received = pings(cluster, "000000")
+    assert received["applied_more_than_once"] == []
+
+
+def test_f6_sigkill_mid_sync_loses_and_doubles_nothing(cluster):
+    county = cluster.nodes["440305"]
+    total_before = _total_sent(cluster, "440305001")
+    send_pings(cluster, "440305001", "000000", 600)
+    time.sleep(0.7)                      # mid-drain: some batches applied, some in flight
+    cluster.stop("440305", sig=signal.SIGKILL)
+    time.sleep(0.5)
+    cluster.start("440305")
+    cluster.wait_healthy("440305")
+    cluster.stop("440300", sig=signal.SIGKILL)   # and the next hop too
+    cluster.start("440300")
+    cluster.wait_healthy("440300")
+    wait_exactly_once(cluster, "440305001", "000000", total_before + 600, timeout=240)
+    assert county.proc is not None
+
+
+def test_f8_node_restored_from_an_old_backup_starts_a_new_epoch(cluster):
+    station = cluster.nodes["440305001"]
+    cluster.stop("440305001")
+    backup = station.home.parent / "station-backup.db"
+    shutil.copy(station.home / "node.db", backup)
+    cluster.start("440305001")
+    cluster.wait_healthy("440305001")
+    send_pings(cluster, "440305001", "440305", 10)
+    time.sleep(3)
+    cluster.stop("440305001")
+    # the disk is replaced; last night's backup comes back
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(station.home / "node.db") + suffix).unlink(missing_ok=True)
+    shutil.copy(backup, station.home / "node.db")
+    cluster.start("440305001")
+    cluster.wait_healthy("440305001")
+    sent_after = send_pings(cluster, "440305001", "440305", 10)
+    assert sent_after["sent"] == 10
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        got = pings(cluster, "440305")
+        if got["from"].get("440305001", {}).get("count", 0) >= 20:
+            break
+        time.sleep(0.5)
+    got = pings(cluster, "440305")
+    assert got["from"]["440305001"]["count"] == 20, "post-restore pings were not silently deduplicated"
+    assert got["applied_more_than_once"] == []
+    log = (station.home / "serve.log").read_text(encoding="utf-8", errors="replace")
+    assert "new epoch" in log
