@@ -48,6 +48,26 @@ def _check(value: Any, path: str) -> None:
     raise TypeError(f"canonical JSON cannot encode {type(value).__name__} at {path}")
 
 
+def _fine(value: Any) -> bool:
+    """Fast check, no path strings: this runs on every document at every hop."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is int or item is None or kind is bool:
+            continue
+        if kind is dict:
+            for key in item:
+                if type(key) is not str:
+                    return False
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        else:
+            return False
+    return True
+
+
 def canonical_bytes(obj: Any) -> bytes:
     """Return the canonical UTF-8 JSON bytes of ``obj``.
 
@@ -55,7 +75,8 @@ def canonical_bytes(obj: Any) -> bytes:
     non-string key or unsupported value, and ``ValueError`` for a string that is not
     valid Unicode (a lone surrogate).
     """
-    _check(obj, "$")
+    if not _fine(obj):
+        _check(obj, "$")  # the slow walk names the path of the offending value
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     try:
         return text.encode("utf-8")

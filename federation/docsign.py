@@ -47,7 +47,13 @@ def sign_document(doc: Mapping[str, Any], keypair: keys.KeyPair) -> dict[str, An
     return body
 
 
-def verify_document(doc: Mapping[str, Any], resolve_key: keys.KeyResolver) -> str:
+def unsigned_bytes(doc: Mapping[str, Any]) -> bytes:
+    """Canonical bytes of everything the origin signed (the document without ``sig``)."""
+    return canonical_bytes({name: value for name, value in doc.items() if name != "sig"})
+
+
+def verify_document(doc: Mapping[str, Any], resolve_key: keys.KeyResolver, *,
+                    unsigned: bytes | None = None) -> str:
     """Check the origin signature; return the signing key id.
 
     ``resolve_key(key_id)`` returns the public key (base64) or ``None`` if unknown or
@@ -81,7 +87,8 @@ def verify_document(doc: Mapping[str, Any], resolve_key: keys.KeyResolver) -> st
             "unknown_key", f"未知或已吊销的密钥 / unknown or revoked key {key_id!r}"
         )
     try:
-        data = canonical_bytes({name: value for name, value in doc.items() if name != "sig"})
+        # a receiver that already computed the bytes (for its digest) passes them in
+        data = unsigned if unsigned is not None else unsigned_bytes(doc)
     except (TypeError, ValueError) as exc:
         raise DocumentSignatureError("malformed", f"文档无法规范化 / {exc}") from None
     try:

@@ -27,7 +27,7 @@ def create_app(node: Node) -> Flask:
 
     from node.web import health
     app.register_blueprint(health.bp)
-    for name in ("cases", "meta", "federation", "links", "directives", "stats", "public"):
+    for name in ("cases", "meta", "federation", "links", "directives", "stats", "public", "routing"):
         try:
             module = __import__(f"node.web.{name}", fromlist=["bp"])
         except ModuleNotFoundError as exc:
@@ -35,6 +35,12 @@ def create_app(node: Node) -> Flask:
                 raise
             continue
         app.register_blueprint(module.bp)
+
+    @app.before_request
+    def _limits():
+        # staff API bodies stop at 1 MiB (CONTRACT §5); replication batches may be larger
+        if request.path.startswith("/federation/"):
+            request.max_content_length = node.config.replication.max_batch_bytes + 256 * 1024
 
     @app.before_request
     def _bind():

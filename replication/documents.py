@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from federation import keys
 from federation.canonical import canonical_bytes
-from federation.docsign import sign_document
+from federation.docsign import sign_document, unsigned_bytes
 
 PROTOCOL = "1.1"
 PROTOCOL_MAJOR = 1
@@ -46,7 +46,15 @@ def create(kind: str, *, channel: str, origin: str, dest: str, body: Mapping[str
 
 def digest(doc: Mapping[str, Any]) -> str:
     """Content digest of a signed document: same key, different digest is an alarm."""
-    return hashlib.sha256(canonical_bytes(doc)).hexdigest()
+    return digest_and_unsigned(doc)[0]
+
+
+def digest_and_unsigned(doc: Mapping[str, Any]) -> tuple[str, bytes]:
+    """The digest and the signed bytes, computed once: the inbox needs both per document."""
+    unsigned = unsigned_bytes(doc)
+    sig = doc.get("sig")
+    value = sig.get("value", "") if isinstance(sig, Mapping) else ""
+    return hashlib.sha256(unsigned + b"." + str(value).encode()).hexdigest(), unsigned
 
 
 def protocol_ok(version: Any) -> bool:

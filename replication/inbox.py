@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -84,12 +84,36 @@ def receive(rep: Replicator, batch: Batch, hop_sender: str) -> Outcome:
     link = peer_link(hop_sender)
     with rep.lock_for(hop_sender, batch.channel):
         try:
-            with write_tx(rep.db):
-                outcome = _receive_locked(rep, batch, link)
+            try:
+                # Fast path: the whole batch in one transaction, no savepoint per document.
+                with write_tx(rep.db):
+                    return _receive_locked(rep, batch, link, _BatchState(savepoints=False))
+            except _SlowPath:
+                # Some document failed: everything above was rolled back. Apply again with
+                # a savepoint per document so the good ones commit and the bad one is held.
+                with write_tx(rep.db):
+                    return _receive_locked(rep, batch, link, _BatchState(savepoints=True))
         except _Conflict as conflict:
             _stop_link(rep, hop_sender, conflict.message)
             raise ReceiveError(409, "conflict", conflict.message) from None
-    return outcome
+
+
+class _SlowPath(Exception):
+    """A document failed on the fast path: redo the batch with savepoints."""
+
+
+@dataclass
+class _BatchState:
+    savepoints: bool
+    keys: dict[str, str | None] = field(default_factory=dict)
+    held: bool | None = None
+    unsigned: dict[int, bytes] = field(default_factory=dict)   # id(doc) -> signed bytes
+
+    def resolve_key(self, key_id: str) -> str | None:
+        # one lookup per key per batch: a batch usually carries documents of few origins
+        if key_id not in self.keys:
+            self.keys[key_id] = trust.resolve_key(key_id)
+        return self.keys[key_id]
 
 
 class _Conflict(Exception):
@@ -106,7 +130,7 @@ def _stop_link(rep: Replicator, peer: str, reason: str) -> None:
     log.error("link %s stopped: %s", peer, reason)
 
 
-def _receive_locked(rep: Replicator, batch: Batch, link: Link) -> Outcome:
+def _receive_locked(rep: Replicator, batch: Batch, link: Link, state: _BatchState) -> Outcome:
     now = rep.now()
     if batch.records:
         try:
@@ -125,7 +149,8 @@ def _receive_locked(rep: Replicator, batch: Batch, link: Link) -> Outcome:
     applied = duplicates = buffered = 0
     blocked: dict[str, Any] | None = None
     for entry in sorted(batch.entries, key=lambda e: e.seq):
-        digest = documents.digest(entry.doc)
+        digest, unsigned = documents.digest_and_unsigned(entry.doc)
+        state.unsigned[id(entry.doc)] = unsigned
         if entry.seq <= hwm:
             _check_duplicate(key, entry.seq, digest, receipts)
             duplicates += 1
@@ -135,7 +160,7 @@ def _receive_locked(rep: Replicator, batch: Batch, link: Link) -> Outcome:
             continue
         if blocked is not None:
             continue
-        error = _apply_one(rep, batch.channel, link, entry, digest, now, batch.epoch)
+        error = _apply_one(rep, batch.channel, link, entry, digest, now, batch.epoch, state)
         if error is not None:
             blocked = {"seq": entry.seq, "doc_id": entry.doc.get("id"), "error": error}
             continue
@@ -144,7 +169,7 @@ def _receive_locked(rep: Replicator, batch: Batch, link: Link) -> Outcome:
         receipts.append(dict(peer=key[0], epoch=key[1], channel=key[2], seq=entry.seq, digest=digest,
                              applied_at=now))
     if blocked is None:
-        hwm, more = _drain_pending(rep, batch.channel, link, key, hwm, now, receipts)
+        hwm, more = _drain_pending(rep, batch.channel, link, key, hwm, now, receipts, state)
         applied += more
     if receipts:
         InboxReceipt.insert_many(receipts).execute()
@@ -187,7 +212,9 @@ def _buffer(key: tuple[str, str, str], entry: Entry, digest: str, now: datetime)
 
 
 def _drain_pending(rep: Replicator, channel: str, link: Link, key: tuple[str, str, str], hwm: int,
-                   now: datetime, receipts: list[dict[str, Any]]) -> tuple[int, int]:
+                   now: datetime, receipts: list[dict[str, Any]],
+                   state: "_BatchState | None" = None) -> tuple[int, int]:
+    state = state or _BatchState(savepoints=True)
     applied = 0
     while True:
         row = (InboxPending.select()
@@ -197,7 +224,7 @@ def _drain_pending(rep: Replicator, channel: str, link: Link, key: tuple[str, st
         if row is None:
             break
         entry = Entry(row.seq, json.loads(row.route), json.loads(row.body))
-        error = _apply_one(rep, channel, link, entry, row.digest, now, key[1])
+        error = _apply_one(rep, channel, link, entry, row.digest, now, key[1], state)
         if error is not None:
             break
         (InboxPending.delete()
@@ -212,27 +239,46 @@ def _drain_pending(rep: Replicator, channel: str, link: Link, key: tuple[str, st
 
 
 def _apply_one(rep: Replicator, channel: str, link: Link, entry: Entry, digest: str, now: datetime,
-               epoch: str) -> str | None:
-    """Check and apply one document inside a savepoint; on failure quarantine it and
-    return the reason (its effects, forwards included, are rolled back)."""
+               epoch: str, state: "_BatchState | None" = None) -> str | None:
+    """Check and apply one document. With savepoints, a failure is quarantined and its
+    effects (forwards included) rolled back, and the reason returned; without (the fast
+    path), a failure aborts the batch so it can be redone with savepoints."""
+    state = state or _BatchState(savepoints=True)
+    if not state.savepoints:
+        try:
+            _check_and_apply(rep, channel, link, entry, now, state)
+        except Exception as exc:
+            raise _SlowPath() from exc
+        return None
     try:
         with rep.db.atomic():
-            check_document(rep, channel, link, entry)
-            handler = rep.registry.get(str(entry.doc["kind"]))
-            if handler is None:
-                raise ApplyError(f"未知文档类型 {entry.doc['kind']} / no handler for kind {entry.doc['kind']}")
-            handler(Delivery(rep=rep, doc=entry.doc, sender=link.code, sender_role=link.role,
-                             route=list(entry.route), now=now))
+            _check_and_apply(rep, channel, link, entry, now, state)
     except Exception as exc:  # every failure is visible in quarantine, never lost
         reason = _reason(exc)
         _quarantine(rep, link.code, epoch, channel, entry, digest, reason, now)
         log.warning("quarantined %s #%s from %s: %s", entry.doc.get("kind"), entry.seq, link.code, reason)
         return reason
-    (Quarantine.update(state="retried")
-        .where((Quarantine.peer == link.code) & (Quarantine.channel == channel) & (Quarantine.seq == entry.seq)
-               & (Quarantine.digest == digest) & (Quarantine.state == "held"))
-        .execute())
+    if state.held is None:
+        state.held = (Quarantine.select()
+                      .where((Quarantine.peer == link.code) & (Quarantine.channel == channel)
+                             & (Quarantine.state == "held"))
+                      .exists())
+    if state.held:
+        (Quarantine.update(state="retried")
+            .where((Quarantine.peer == link.code) & (Quarantine.channel == channel) & (Quarantine.seq == entry.seq)
+                   & (Quarantine.digest == digest) & (Quarantine.state == "held"))
+            .execute())
     return None
+
+
+def _check_and_apply(rep: Replicator, channel: str, link: Link, entry: Entry, now: datetime,
+                     state: "_BatchState") -> None:
+    check_document(rep, channel, link, entry, state.resolve_key, state.unsigned.get(id(entry.doc)))
+    handler = rep.registry.get(str(entry.doc["kind"]))
+    if handler is None:
+        raise ApplyError(f"未知文档类型 {entry.doc['kind']} / no handler for kind {entry.doc['kind']}")
+    handler(Delivery(rep=rep, doc=entry.doc, sender=link.code, sender_role=link.role,
+                     route=list(entry.route), now=now))
 
 
 def _reason(exc: Exception) -> str:
@@ -247,7 +293,8 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def check_document(rep: Replicator, channel: str, link: Link, entry: Entry) -> None:
+def check_document(rep: Replicator, channel: str, link: Link, entry: Entry,
+                   resolve_key: Any = None, unsigned: bytes | None = None) -> None:
     """Policy (rules 15-16) and origin signature (rule 12) of one arriving document."""
     doc = entry.doc
     if doc["channel"] != channel:
@@ -268,7 +315,7 @@ def check_document(rep: Replicator, channel: str, link: Link, entry: Entry) -> N
     key_id = sig.get("key_id") if isinstance(sig, dict) else None
     if not isinstance(key_id, str) or key_id.partition("#")[0] != doc["origin"]:
         raise trust.TrustError("bad_signature", "文档签名密钥不属于来源节点 / the signing key is not the origin's")
-    verify_document(doc, trust.resolve_key)
+    verify_document(doc, resolve_key or trust.resolve_key, unsigned=unsigned)
 
 
 def _quarantine(rep: Replicator, peer: str, epoch: str, channel: str, entry: Entry, digest: str, reason: str,

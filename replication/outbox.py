@@ -50,8 +50,9 @@ def backlog(dest: str | None = None) -> int:
     return int(q.count())
 
 
-def pending(dest: str, channel: str, limit: int) -> list[OutboxEntry]:
-    """The oldest pending entries of one link and channel: one epoch, contiguous seqs."""
+def pending(dest: str, channel: str, limit: int, max_bytes: int = 0) -> list[OutboxEntry]:
+    """The oldest pending entries of one link and channel: one epoch, contiguous seqs,
+    at most ``limit`` of them and (when given) about ``max_bytes`` of documents."""
     first = (OutboxEntry.select(OutboxEntry.epoch)
              .where((OutboxEntry.dest == dest) & (OutboxEntry.channel == channel))
              .order_by(OutboxEntry.id)
@@ -66,8 +67,10 @@ def pending(dest: str, channel: str, limit: int) -> list[OutboxEntry]:
                 .limit(limit))
     epoch = rows[0].epoch
     out = [rows[0]]
+    size = len(rows[0].body.encode("utf-8"))
     for row in rows[1:]:
-        if row.epoch != epoch or row.seq != out[-1].seq + 1:
+        size += len(row.body.encode("utf-8")) + len(row.route) + 32
+        if row.epoch != epoch or row.seq != out[-1].seq + 1 or (max_bytes and size > max_bytes):
             break
         out.append(row)
     return out

@@ -56,8 +56,8 @@ def hop_keypair(rep: Replicator) -> KeyPair:
     return KeyPair(key_id=rep.code, private=kp.private, public_b64=kp.public_b64)
 
 
-def signed_post(rep: Replicator, url: str, payload: dict[str, Any]) -> requests.Response:
-    body = canonical_bytes(payload)
+def signed_post(rep: Replicator, url: str, payload: dict[str, Any] | bytes) -> requests.Response:
+    body = payload if isinstance(payload, bytes) else canonical_bytes(payload)
     now = rep.now()
     headers = {"Content-Type": "application/json"}
     headers.update(httpsig.sign_request("POST", url, headers, body, hop_keypair(rep), now.timestamp()))
@@ -153,13 +153,13 @@ def push(rep: Replicator, code: str, channel: str, *, force: bool = False) -> Sy
             link = Link.get_or_none(Link.code == code)
             if link is None or not _due(link, rep.now(), force) or link.pull_only:
                 return report
-            rows = outbox.pending(code, channel, rep.settings.batch_size)
+            rows = outbox.pending(code, channel, rep.settings.batch_size, rep.settings.max_batch_bytes)
             if not rows:
                 return report
-            batch = _batch_from_rows(rep, code, channel, rows)
-            epochs.note_sent(rep, code, channel, batch.epoch, rows[-1].seq)
+            epoch = rows[0].epoch
+            epochs.note_sent(rep, code, channel, epoch, rows[-1].seq)
             try:
-                resp = signed_post(rep, link.url.rstrip("/") + PUSH_PATH, batch.to_dict())
+                resp = signed_post(rep, link.url.rstrip("/") + PUSH_PATH, batch_bytes(rep, code, channel, rows))
             except requests.RequestException as exc:
                 _record_failure(rep, code, f"{type(exc).__name__}: {exc}")
                 report.errors.append(f"{code}: {exc}")
@@ -177,7 +177,7 @@ def push(rep: Replicator, code: str, channel: str, *, force: bool = False) -> Sy
                 report.errors.append(f"{code}: garbage answer")
                 return report
             with write_tx(rep.db):
-                report.acked += outbox.acknowledge(code, channel, batch.epoch, acked)
+                report.acked += outbox.acknowledge(code, channel, epoch, acked)
             _record_success(rep, code, "last_ok_push_at", answer.get("time"))
             if answer.get("blocked"):
                 b = answer["blocked"]
@@ -193,6 +193,20 @@ def push(rep: Replicator, code: str, channel: str, *, force: bool = False) -> Sy
         lock.release()
 
 
+def batch_bytes(rep: Replicator, code: str, channel: str, rows: list[OutboxEntry],
+                extra: dict[str, Any] | None = None) -> bytes:
+    """The push (or pull answer) body, spliced from the stored canonical documents: the
+    documents are never parsed and re-serialised on the way out (the sender's hot path)."""
+    routes = [r.route for r in rows]
+    origins = {json.loads(route)[0] for route in set(routes)}
+    head = {"protocol": documents.PROTOCOL, "sender": rep.code, "receiver": code, "channel": channel,
+            "epoch": rows[0].epoch, "records": trust.records_for(origins), **(extra or {})}
+    head_bytes = json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    entries = b",".join(b'{"seq":%d,"route":%s,"doc":%s}' % (r.seq, r.route.encode("utf-8"), r.body.encode("utf-8"))
+                        for r in rows)
+    return head_bytes[:-1] + b',"entries":[' + entries + b"]}"
+
+
 def _batch_from_rows(rep: Replicator, code: str, channel: str, rows: list[OutboxEntry]) -> Batch:
     entries = [Entry(r.seq, json.loads(r.route), json.loads(r.body)) for r in rows]
     origins = {e.doc["origin"] for e in entries}
@@ -201,23 +215,21 @@ def _batch_from_rows(rep: Replicator, code: str, channel: str, rows: list[Outbox
                  records=records)
 
 
-def serve_pull(rep: Replicator, child: str, channel: str, marks: dict[str, int]) -> dict[str, Any]:
+def serve_pull(rep: Replicator, child: str, channel: str, marks: dict[str, int]) -> bytes:
     """At the parent: acknowledge what the child holds, hand it the next batch (rule 9)."""
     with write_tx(rep.db):
         for epoch, hwm in marks.items():
             outbox.acknowledge(child, channel, epoch, hwm)
-    rows = outbox.pending(child, channel, rep.settings.batch_size)
+    rows = outbox.pending(child, channel, rep.settings.batch_size, rep.settings.max_batch_bytes)
     if rows:
         epochs.note_sent(rep, child, channel, rows[0].epoch, rows[-1].seq)
-        batch = _batch_from_rows(rep, child, channel, rows).to_dict()
         more = outbox.backlog(child) > len(rows)
-    else:
-        batch = Batch(sender=rep.code, receiver=child, channel=channel, epoch=rep.epoch(), entries=[],
-                      records=[]).to_dict()
-        more = False
-    batch["more"] = more
+        return batch_bytes(rep, child, channel, rows, {"more": more, "time": rep.now().isoformat()})
+    batch = Batch(sender=rep.code, receiver=child, channel=channel, epoch=rep.epoch(), entries=[],
+                  records=[]).to_dict()
+    batch["more"] = False
     batch["time"] = rep.now().isoformat()
-    return batch
+    return json.dumps(batch, ensure_ascii=False).encode("utf-8")
 
 
 def pull(rep: Replicator, code: str, channel: str, *, force: bool = False) -> SyncReport:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from federation import httpsig
 from federation.models import KnownKey, Link
@@ -153,4 +153,4 @@ def pull():
                 for k, v in marks.items()):
             raise NodeError(400, "bad_marks", "marks 须为 {epoch: 序号} / marks must map epoch to a number", "marks")
         answer = sender.serve_pull(rep, link.code, channel, marks)
-    return jsonify(answer)
+    return current_app.response_class(answer, mimetype="application/json")

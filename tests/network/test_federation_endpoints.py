@@ -187,3 +187,22 @@ def test_status_shows_per_link_health(pair):
                 "next_try_at", "quarantined", "key_id", "clock_skew_s"):
         assert key in row
     assert row["backlog"] == 1 and row["attempts"] == 1 and "refused" in row["last_error"]
+
+
+def test_batches_larger_than_the_staff_api_limit_are_accepted_and_bounded(pair):
+    """Replication batches may exceed the 1 MiB staff-API limit (long case descriptions);
+    the sender still bounds each batch by max_batch_bytes."""
+    county = pair.nodes["440305"]
+    with county.activate():
+        rep = replicator(county)
+        with write_tx(county.db):
+            for i in range(80):  # 80 × ~60 KB ≈ 4.8 MB: two batches, each over 1 MiB
+                doc = documents.create("test.note", channel="cases", origin="440305", dest="440305001",
+                                       body={"n": i, "pad": "投诉内容" * 5000}, keypair=county.keypair,
+                                       now=county.now())
+                outbox.enqueue(rep, "440305001", "cases", doc, ["440305"], county.now())
+        assert 20 < len(outbox.pending("440305001", "cases", 200, rep.settings.max_batch_bytes)) < 80
+    report = pair.sync("440305")
+    assert not report.errors, report.errors
+    pair.settle()
+    assert notes.order(pair.nodes["440305001"], "440305") == list(range(80))
