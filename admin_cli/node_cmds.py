@@ -56,6 +56,7 @@ def serve(ctx: Context, host: str, port: int, threads: int, no_jobs: bool) -> No
     node = ctx.node()
     logging.getLogger().setLevel(node.config.log_level)
     app = create_app(node)
+    app.config["BIND_THREADS_FOR_GOOD"] = True  # one node in this process: bind each worker once
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="n12315",
                                clear_untrusted_proxy_headers=True)

@@ -10,6 +10,7 @@ import logging
 
 from flask import Flask, request
 
+from node import db as dbmod
 from node.errors import NodeError
 from node.runtime import Node
 from node.web import errors
@@ -44,6 +45,10 @@ def create_app(node: Node) -> Flask:
 
     @app.before_request
     def _bind():
+        if app.config.get("BIND_THREADS_FOR_GOOD"):
+            if dbmod.all_models()[0]._meta.database is not node.db:
+                node.bind_thread()
+            return
         ctx = node.activate()
         ctx.__enter__()
         request.environ["n12315.bind"] = ctx

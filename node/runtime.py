@@ -61,9 +61,24 @@ class Node:
 
     @contextmanager
     def activate(self) -> Iterator["Node"]:
-        """Bind this node's tables to its database for the duration of the block."""
-        with self.db.bind_ctx(dbmod.all_models()):
+        """Bind this node's tables to its database for the duration of the block.
+
+        Already bound in this thread (a nested activation, or a ``serve`` worker thread
+        bound for good by ``bind_thread``): nothing to do — rebinding ~25 models costs
+        more than a simple query on the intake path.
+        """
+        models = dbmod.all_models()
+        if models[0]._meta.database is self.db:
             yield self
+            return
+        with self.db.bind_ctx(models):
+            yield self
+
+    def bind_thread(self) -> None:
+        """Bind this node's tables in the current thread for good (one node per process:
+        ``serve``'s worker threads)."""
+        for model in dbmod.all_models():
+            model.bind(self.db, bind_refs=False, bind_backrefs=False)
 
     def session(self) -> requests.Session:
         if self.transport is None:
