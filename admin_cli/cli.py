@@ -61,7 +61,9 @@ def cli(ctx: click.Context, home: str) -> None:
 
 def main() -> None:
     """Console entry point: turn every refusal into one line on stderr and a non-zero exit."""
-    logging.basicConfig(level=os.environ.get("N12315_LOG_LEVEL", "WARNING"),
+    # Commands speak through their own output and one error line; the log is for `serve`
+    # (which raises the level to its configured log_level) and for N12315_LOG_LEVEL=DEBUG.
+    logging.basicConfig(level=os.environ.get("N12315_LOG_LEVEL", "CRITICAL"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         cli.main(standalone_mode=False, prog_name="n12315")
@@ -89,8 +91,8 @@ def exit_code_for(exc: NodeError) -> int:
 
 
 def register_commands() -> None:
-    from admin_cli import cases, demo, federation_cmds, node_cmds, stats, sync_cmds, users
-    for module in (node_cmds, users, federation_cmds, sync_cmds, cases, stats, demo):
+    from admin_cli import cases, demo, directives, federation_cmds, node_cmds, stats, sync_cmds, users
+    for module in (node_cmds, users, federation_cmds, sync_cmds, cases, directives, stats, demo):
         module.register(cli)
 
 

@@ -29,8 +29,12 @@ def sync(ctx: Context, wait_s: float | None, as_json: bool) -> None:
         rep = replicator(node)
         from node.services import federation_docs
         federation_docs.push_changes(node)   # chains and revocations changed by link join/revoke
+        first = True
         while True:
-            report = sender.sync_all(rep, force=True)
+            # the first round forces a try on every link; later rounds respect the backoff,
+            # so waiting on a peer that is down does not push its next try out to the cap
+            report = sender.sync_all(rep, force=first)
+            first = False
             total.merge(report)
             left = outbox.backlog()
             if wait_s is None or left == 0 or time.monotonic() >= deadline:
@@ -44,7 +48,7 @@ def sync(ctx: Context, wait_s: float | None, as_json: bool) -> None:
         click.echo(f"已发送 sent {total.sent}，已确认 acked {total.acked}，已拉取 pulled {total.pulled}，"
                    f"积压 backlog {left}")
         for e in doc["errors"]:
-            click.echo(f"  ! {e}", err=True)
+            click.echo(f"  ! {e}")
     if wait_s is not None and left:
         raise NodeError(504, "sync_timeout", f"{wait_s:g} 秒内未能清空发件箱（剩余 {left}）/ outbox not empty "
                                              f"after {wait_s:g} s ({left} left)")
