@@ -53,6 +53,14 @@ def create_app(node: Node) -> Flask:
         ctx.__enter__()
         request.environ["n12315.bind"] = ctx
 
+    @app.after_request
+    def _kick(response):
+        # a write may have queued documents for a peer: push them now (serve only)
+        kick = node.extras.get("kick")
+        if kick is not None and request.method == "POST" and response.status_code < 400:
+            kick()
+        return response
+
     @app.teardown_request
     def _unbind(exc):
         ctx = request.environ.pop("n12315.bind", None)
