@@ -16,9 +16,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 import requests
@@ -100,14 +101,13 @@ class Federation:
 
     def start(self, code: str) -> None:
         n = self.nodes[code]
-        log_file = open(n.home / "serve.log", "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "N12315_REPLICATION__PUSH_INTERVAL_S": "0.5",
                "N12315_REPLICATION__PULL_INTERVAL_S": "1", "N12315_REPLICATION__BACKOFF_CAP_S": "5",
                **self.env}
-        n.proc = subprocess.Popen([sys.executable, "-m", "admin_cli", "--home", str(n.home), "serve",
-                                   "--port", str(n.port)], stdout=log_file, stderr=subprocess.STDOUT, env=env,
-                                  start_new_session=True)
-        log_file.close()
+        with open(n.home / "serve.log", "ab") as log_file:  # the child keeps its own descriptor
+            n.proc = subprocess.Popen([sys.executable, "-m", "admin_cli", "--home", str(n.home), "serve",
+                                       "--port", str(n.port)], stdout=log_file, stderr=subprocess.STDOUT, env=env,
+                                      start_new_session=True)
 
     def wait_healthy(self, code: str, timeout: float = 30) -> None:
         n = self.nodes[code]
@@ -238,7 +238,7 @@ def demo(base_dir: str, base_port: int, check: bool) -> None:
         raise SystemExit(1)
     except DemoError as exc:
         click.echo(f"错误 / error: {exc}", err=True)
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     except KeyboardInterrupt:
         click.echo("\n正在停止 / stopping")
     finally:

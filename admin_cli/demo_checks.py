@@ -7,7 +7,8 @@ replication, case routing and feedback, directives, statistics.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from admin_cli.demo import DemoError, Federation, cli_cmd
 
@@ -57,7 +58,7 @@ def outboxes_drain(fed: Federation, created: list[dict[str, Any]]) -> str:
         if proc.returncode != 0:
             raise DemoError(f"{n.code}: sync --wait failed: {proc.stderr.strip()}")
     backlog = {n.code: json.loads(cli_cmd(n.home, "status", "--json").stdout) for n in fed.nodes.values()}
-    stuck = {c: [(l["code"], l["backlog"]) for l in s["links"] if l["backlog"]] for c, s in backlog.items()}
+    stuck = {c: [(ln["code"], ln["backlog"]) for ln in s["links"] if ln["backlog"]] for c, s in backlog.items()}
     stuck = {c: v for c, v in stuck.items() if v}
     if stuck:
         raise DemoError(f"backlog left after sync: {stuck}")

@@ -61,7 +61,7 @@ def serve(ctx: Context, host: str, port: int, threads: int, no_jobs: bool) -> No
         server = create_server(app, host=host, port=port, threads=threads, ident="n12315",
                                clear_untrusted_proxy_headers=True)
     except OSError as exc:
-        raise click.ClickException(f"无法监听 {host}:{port}：{exc.strerror} / cannot listen on {host}:{port}")
+        raise click.ClickException(f"无法监听 {host}:{port}：{exc.strerror} / cannot listen on {host}:{port}") from None
     scheduler = None if no_jobs else jobs.start(node)
 
     def _stop(signum, frame):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from datetime import UTC
 from pathlib import Path
 
 COMMAND = "python -m bench replication"
@@ -75,7 +76,7 @@ def _queue(net, n: int) -> float:
         rep = replicator(county)
         for start in range(0, n, 500):
             with write_tx(county.db):
-                for i in range(start, min(n, start + 500)):
+                for _ in range(start, min(n, start + 500)):
                     doc = documents.create("bench.case", channel="cases", origin="440305", dest="440305001",
                                            body=CASE_BODY, keypair=county.keypair, now=county.now())
                     outbox.enqueue(rep, "440305001", "cases", doc, ["440305"], county.now())
@@ -100,6 +101,7 @@ def drain(n: int, batch_size: int) -> dict:
 
 def raw_insert_many(n: int) -> float:
     from peewee import SqliteDatabase
+
     from federation.canonical import canonical_bytes
     from replication.models import OutboxEntry
     body = canonical_bytes(CASE_BODY).decode()
@@ -107,8 +109,8 @@ def raw_insert_many(n: int) -> float:
         db = SqliteDatabase(str(Path(tmp) / "raw.db"), pragmas={"journal_mode": "wal", "synchronous": 2})
         with db.bind_ctx([OutboxEntry]):
             db.create_tables([OutboxEntry])
-            from datetime import datetime, timezone
-            now = datetime.now(timezone.utc)
+            from datetime import datetime
+            now = datetime.now(UTC)
             rows = [dict(dest="440305001", channel="cases", epoch="e1", seq=i + 1, doc_kind="bench.case",
                          doc_id=f"{i:032x}", body=body, route='["440305"]', created_at=now) for i in range(n)]
             t0 = time.perf_counter()
@@ -122,7 +124,6 @@ def raw_insert_many(n: int) -> float:
 
 def signature_costs() -> list[dict]:
     from federation import httpsig, keys
-    from federation.canonical import canonical_bytes
     from federation.docsign import sign_document, verify_document
     pair = keys.generate_keypair("440305#1")
     hop = keys.KeyPair("440305", pair.private, pair.public_b64)
@@ -132,7 +133,7 @@ def signature_costs() -> list[dict]:
     n = 300
     t0 = time.perf_counter()
     for _ in range(n):
-        headers = httpsig.sign_request("POST", url, {}, body, hop, time.time())
+        httpsig.sign_request("POST", url, {}, body, hop, time.time())
     sign_ms = (time.perf_counter() - t0) / n * 1000
     cache = httpsig.MemoryNonceCache()
     signed = [httpsig.sign_request("POST", url, {}, body, hop, time.time()) for _ in range(n)]

@@ -6,8 +6,7 @@ Public keys are kept forever with their validity window so archived documents ve
 """
 from __future__ import annotations
 
-from peewee import (BigIntegerField, BooleanField, CharField, DateTimeField, FloatField,
-                    IntegerField, TextField)
+from peewee import BigIntegerField, BooleanField, CharField, DateTimeField, FloatField, IntegerField, TextField
 
 from federation.storage import BaseModel
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from node.errors import NodeError
 
@@ -138,9 +139,8 @@ def _coerce(value: Any, target: Any, key: str) -> Any:
     elif target in (float, "float"):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-    elif target in (str, "str"):
-        if isinstance(value, str):
-            return value
+    elif target in (str, "str") and isinstance(value, str):
+        return value
     raise config_error(f"配置项 {key} 类型错误（应为 {getattr(target, '__name__', target)}）"
                        f" / config key {key} must be {getattr(target, '__name__', target)}", key)
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Callable, Iterator
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, unquote, urlparse
 
-from peewee import (CharField, Database, DateTimeField, IntegerField, PostgresqlDatabase,
-                    SqliteDatabase)
+from peewee import CharField, Database, DateTimeField, IntegerField, PostgresqlDatabase, SqliteDatabase
 
 from federation.storage import BaseModel, write_tx  # noqa: F401  (re-exported)
 from node.errors import NodeError
@@ -105,7 +104,8 @@ def _collect_models() -> list[type[BaseModel]]:
     return out
 
 
-DOMAIN_MODEL_MODULES: list[str] = ["node.ops_models", "node.directive_models", "node.stats_models"]
+DOMAIN_MODEL_MODULES: list[str] = ["node.ops_models", "node.directive_models", "node.stats_models",
+                                   "node.routing_models"]
 
 
 def _m0001_initial(db: Database) -> None:
@@ -131,7 +131,7 @@ def migrate(db: Database) -> int:
                 continue
             with db.atomic():
                 fn(db)
-                SchemaVersion.create(version=number, name=name, applied_at=datetime.now(timezone.utc))
+                SchemaVersion.create(version=number, name=name, applied_at=datetime.now(UTC))
             log.info("applied migration %04d %s", number, name)
         return max([n for n, _, _ in MIGRATIONS] + list(done))
 

@@ -8,7 +8,8 @@ the functions directly. Other modules add their jobs through ``JOB_FACTORIES``.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -58,9 +59,9 @@ def start(node: Node) -> BackgroundScheduler:
 def _kick(scheduler: BackgroundScheduler, job_id: str) -> None:
     """Run a job now instead of at its next interval: a committed change pushes at once
     (a case routed at the province reaches the county in milliseconds, not seconds)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
     try:
-        scheduler.modify_job(job_id, next_run_time=datetime.now(timezone.utc))
+        scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
     except Exception:  # the scheduler is shutting down: the next start catches up
         log.debug("kick of %s skipped", job_id, exc_info=True)
 

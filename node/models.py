@@ -8,8 +8,17 @@ from __future__ import annotations
 
 import logging
 
-from peewee import (AutoField, BigIntegerField, BooleanField, CharField, Database, DateField,
-                    DateTimeField, IntegerField, TextField)
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Database,
+    DateField,
+    DateTimeField,
+    IntegerField,
+    TextField,
+)
 
 from federation.storage import BaseModel
 
@@ -68,15 +77,17 @@ class Case(BaseModel):
     overdue = BooleanField(default=False, index=True)
     outcome = TextField(null=True)            # JSON
     linked_case = CharField(null=True)
-    route = TextField(default="[]")          # nodes the case passed through (custody)
+    route = TextField(default="[]")          # custody trail: one entry per hop (docs/routing.md)
     held_as = CharField(default="handler")   # handler | copy
+    holders = TextField(default="[]")        # nodes known to hold a copy (updates go to them)
+    attention = TextField(null=True)         # why a person must look at it (routing), else null
     version = IntegerField(default=1)        # bumped by every change at the handling node
     search_text = TextField(default="")
     created_at = DateTimeField()
     updated_at = DateTimeField(index=True)
 
     @classmethod
-    def by_id(cls, case_id: str) -> "Case | None":
+    def by_id(cls, case_id: str) -> Case | None:
         return cls.get_or_none(cls.case_id == case_id)
 
     @classmethod

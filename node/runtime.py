@@ -14,11 +14,12 @@ import logging
 import os
 import secrets
 import shutil
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import requests
 from peewee import Database
@@ -35,7 +36,7 @@ Clock = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Node:
         return self.clock()
 
     @contextmanager
-    def activate(self) -> Iterator["Node"]:
+    def activate(self) -> Iterator[Node]:
         """Bind this node's tables to its database for the duration of the block.
 
         Already bound in this thread (a nested activation, or a ``serve`` worker thread

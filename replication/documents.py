@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from federation import keys
-from federation.canonical import canonical_bytes
 from federation.docsign import sign_document, unsigned_bytes
 
 PROTOCOL = "1.1"
@@ -92,7 +92,7 @@ class Batch:
                 "records": self.records}
 
     @classmethod
-    def from_dict(cls, data: Any, max_entries: int) -> "Batch":
+    def from_dict(cls, data: Any, max_entries: int) -> Batch:
         if not isinstance(data, dict):
             raise EnvelopeError("批次须为 JSON 对象 / batch must be a JSON object")
         if not protocol_ok(data.get("protocol")):

@@ -9,10 +9,11 @@ batch in flight per link and channel (rule 7). The work is done by plain functio
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import requests
 from peewee import Database, IntegrityError
@@ -126,7 +127,7 @@ class DbNonceCache:
     def seen_or_add(self, key_id: str, nonce: str, expires_at: float) -> bool:
         try:
             SeenNonce.insert(key_id=key_id, nonce=nonce,
-                             expires_at=datetime.fromtimestamp(expires_at, timezone.utc)).execute()
+                             expires_at=datetime.fromtimestamp(expires_at, UTC)).execute()
         except IntegrityError:
             return True
         return False

@@ -38,7 +38,7 @@ def read_sidecar(rep: Replicator) -> dict[str, Any]:
     if path is None or not path.exists():
         return {"epochs": [], "sent": {}}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         log.warning("replication sidecar unreadable (%s); treating as empty", exc)
         return {"epochs": [], "sent": {}}

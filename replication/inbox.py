@@ -26,8 +26,7 @@ from federation.storage import write_tx
 from replication import documents
 from replication.documents import Batch, Entry
 from replication.engine import Delivery, Replicator
-from replication.models import (InboxMark, InboxPending, InboxReceipt, Quarantine,
-                                ReplicationAudit)
+from replication.models import InboxMark, InboxPending, InboxReceipt, Quarantine, ReplicationAudit
 from replication.registry import ApplyError
 
 log = logging.getLogger(__name__)
@@ -213,7 +212,7 @@ def _buffer(key: tuple[str, str, str], entry: Entry, digest: str, now: datetime)
 
 def _drain_pending(rep: Replicator, channel: str, link: Link, key: tuple[str, str, str], hwm: int,
                    now: datetime, receipts: list[dict[str, Any]],
-                   state: "_BatchState | None" = None) -> tuple[int, int]:
+                   state: _BatchState | None = None) -> tuple[int, int]:
     state = state or _BatchState(savepoints=True)
     applied = 0
     while True:
@@ -239,7 +238,7 @@ def _drain_pending(rep: Replicator, channel: str, link: Link, key: tuple[str, st
 
 
 def _apply_one(rep: Replicator, channel: str, link: Link, entry: Entry, digest: str, now: datetime,
-               epoch: str, state: "_BatchState | None" = None) -> str | None:
+               epoch: str, state: _BatchState | None = None) -> str | None:
     """Check and apply one document. With savepoints, a failure is quarantined and its
     effects (forwards included) rolled back, and the reason returned; without (the fast
     path), a failure aborts the batch so it can be redone with savepoints."""
@@ -272,7 +271,7 @@ def _apply_one(rep: Replicator, channel: str, link: Link, entry: Entry, digest: 
 
 
 def _check_and_apply(rep: Replicator, channel: str, link: Link, entry: Entry, now: datetime,
-                     state: "_BatchState") -> None:
+                     state: _BatchState) -> None:
     check_document(rep, channel, link, entry, state.resolve_key, state.unsigned.get(id(entry.doc)))
     handler = rep.registry.get(str(entry.doc["kind"]))
     if handler is None:

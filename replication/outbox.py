@@ -22,7 +22,7 @@ def next_seq(rep: Replicator, dest: str, channel: str) -> tuple[str, int]:
     db = rep.db
     # One statement: insert the counter at 2 (handing out 1) or bump it; RETURNING gives
     # the number this transaction owns. A counter left from an older epoch restarts at 1.
-    cursor = db.execute_sql(
+    cursor = db.execute_sql(  # type: ignore[no-untyped-call]
         'INSERT INTO send_counter (dest, channel, epoch, next_seq, acked_seq) VALUES (%s, %s, %s, 2, 0) '
         'ON CONFLICT (dest, channel) DO UPDATE SET '
         'next_seq = CASE WHEN send_counter.epoch = excluded.epoch THEN send_counter.next_seq + 1 ELSE 2 END, '

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from federation.models import Link
@@ -42,7 +42,7 @@ def _mark_for(row: Quarantine) -> tuple[InboxMark, str]:
     marks = list(InboxMark.select().where((InboxMark.peer == row.peer) & (InboxMark.channel == row.channel)
                                           & (InboxMark.epoch == row.epoch) & (InboxMark.hwm == row.seq - 1)))
     if not marks and row.seq == 1:
-        InboxMark.insert(peer=row.peer, epoch=row.epoch, channel=row.channel, hwm=0, updated_at=datetime.now(timezone.utc)).execute()
+        InboxMark.insert(peer=row.peer, epoch=row.epoch, channel=row.channel, hwm=0, updated_at=datetime.now(UTC)).execute()
         marks = list(InboxMark.select().where((InboxMark.peer == row.peer) & (InboxMark.channel == row.channel)
                                               & (InboxMark.epoch == row.epoch)))
     if len(marks) != 1:

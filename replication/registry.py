@@ -2,8 +2,9 @@
 knows what a case is — ``node/`` registers what to do with each kind)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from replication.engine import Delivery

@@ -14,7 +14,7 @@ import json
 import logging
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -43,7 +43,7 @@ class SyncReport:
     pulled: int = 0
     errors: list[str] = field(default_factory=list)
 
-    def merge(self, other: "SyncReport") -> None:
+    def merge(self, other: SyncReport) -> None:
         self.sent += other.sent
         self.acked += other.acked
         self.pulled += other.pulled
@@ -71,14 +71,13 @@ def _due(link: Link, now: datetime, force: bool) -> bool:
 
 
 def _aware(value: datetime) -> datetime:
-    from datetime import timezone
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def backoff_s(rep: Replicator, attempts: int) -> float:
     base = rep.settings.backoff_base_s * (2 ** min(attempts, 20))
     capped = min(rep.settings.backoff_cap_s, base)
-    return capped * (0.5 + random.random() / 2)  # full jitter would allow 0: keep half
+    return float(capped * (0.5 + random.random() / 2))  # full jitter would allow 0: keep half
 
 
 def _record_failure(rep: Replicator, code: str, message: str, *, retry_after_s: float | None = None,

@@ -1,7 +1,7 @@
 """Per-link health for ``n12315 status`` and ``link list`` (RELIABILITY rule 19)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from peewee import fn
@@ -14,24 +14,24 @@ def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.isoformat()
 
 
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def link_report(now: datetime) -> list[dict[str, Any]]:
-    backlog = dict(OutboxEntry.select(OutboxEntry.dest, fn.COUNT(OutboxEntry.id))
-                   .group_by(OutboxEntry.dest).tuples())
-    oldest = dict(OutboxEntry.select(OutboxEntry.dest, fn.MIN(OutboxEntry.created_at))
-                  .group_by(OutboxEntry.dest).tuples())
-    held = dict(Quarantine.select(Quarantine.peer, fn.COUNT(Quarantine.id))
-                .where(Quarantine.state == "held")
-                .group_by(Quarantine.peer).tuples())
+    backlog: dict[str, int] = dict(OutboxEntry.select(OutboxEntry.dest, fn.COUNT(OutboxEntry.id))  # type: ignore[arg-type]
+                                   .group_by(OutboxEntry.dest).tuples())
+    oldest: dict[str, datetime] = dict(OutboxEntry.select(OutboxEntry.dest, fn.MIN(OutboxEntry.created_at))  # type: ignore[arg-type]
+                                       .group_by(OutboxEntry.dest).tuples())
+    held: dict[str, int] = dict(Quarantine.select(Quarantine.peer, fn.COUNT(Quarantine.id))  # type: ignore[arg-type]
+                                .where(Quarantine.state == "held")
+                                .group_by(Quarantine.peer).tuples())
     out = []
     for link in Link.select().order_by(Link.role, Link.code):
         key = (KnownKey.select(KnownKey.key_id)

@@ -17,9 +17,8 @@ def next_hop(rep: Replicator, dest: str) -> str | None:
     # a prefecture, whichever this node is linked to)
     best = None
     for child in children:
-        if rep.is_within(dest, child.code):
-            if best is None or rep.is_within(child.code, best):
-                best = child.code
+        if rep.is_within(dest, child.code) and (best is None or rep.is_within(child.code, best)):
+            best = child.code
     if best is not None:
         return best
     if rep.is_within(dest, rep.code):

@@ -156,6 +156,7 @@ def test_quarantine_commands_on_empty_node(county):
 
 def test_every_command_has_help():
     from click.testing import CliRunner
+
     from admin_cli.cli import cli
     runner = CliRunner()
 

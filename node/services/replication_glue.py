@@ -3,7 +3,7 @@ and the registry of document handlers that node services fill (STYLE.md: ``node/
 registers the handlers, the transport never knows what a case is)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from node.runtime import Node
 from replication.engine import Delivery, Replicator
@@ -32,7 +32,7 @@ def replicator(node: Node) -> Replicator:
 
 
 def _load_handler_modules() -> None:
-    for name in ("node.services.federation_docs", "node.services.routing", "node.services.directives",
+    for name in ("node.services.federation_docs", "node.services.case_sync", "node.services.directives",
                  "node.services.stats"):
         try:
             __import__(name)

@@ -16,7 +16,7 @@ ZHEJIANG = [("province", "330000"), ("prefecture", "330100"), ("county", "330106
 def build(net: Network, spec: list[tuple[str, str]], parent_of: dict[str, str]) -> None:
     for level, code in spec:
         net.add(level, code)
-    for level, code in spec:
+    for _level, code in spec:
         if code in parent_of:
             net.link(parent_of[code], code)
     for code in net.nodes:

@@ -11,10 +11,11 @@ in-memory state (a crash) and reopens it from its home.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 from requests.adapters import BaseAdapter
@@ -26,7 +27,7 @@ from node.runtime import Node, init_home, open_node
 
 class FakeClock:
     def __init__(self, start: datetime | None = None):
-        self.t = start or datetime(2026, 9, 29, 2, 0, tzinfo=timezone.utc)
+        self.t = start or datetime(2026, 9, 29, 2, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.t
@@ -48,7 +49,7 @@ class Faults:
 class NetworkAdapter(BaseAdapter):
     """The transport of one node: routes by URL to the node's in-process app."""
 
-    def __init__(self, net: "Network", src: str):
+    def __init__(self, net: Network, src: str):
         super().__init__()
         self.net = net
         self.src = src
@@ -163,7 +164,7 @@ class Network:
         held, self.held = self.held, []
         if shuffle:
             self.rng.shuffle(held)
-        for src, req in held:
+        for _src, req in held:
             dst = self.code_for_url(req.url)
             if dst and dst not in self.down:
                 self.deliver(dst, req)
@@ -201,7 +202,6 @@ class Network:
 
     def settle(self, rounds: int = 50, advance_s: float = 0.0) -> int:
         """Sync every node until no outbox moves; return the rounds taken."""
-        from replication.models import OutboxEntry
         for i in range(rounds):
             for code in list(self.nodes):
                 if code not in self.down:

@@ -9,13 +9,12 @@ import time
 
 import pytest
 
-from federation import httpsig, trust
+from federation import httpsig
 from federation.models import Link
 from federation.storage import write_tx
-from node.db import is_sqlite
 from node.services.replication_glue import replicator
 from replication import documents, outbox, sender
-from replication.models import InboxMark, OutboxEntry, Quarantine
+from replication.models import OutboxEntry, Quarantine
 from replication.status import link_report
 from tests.network import notes
 

@@ -16,7 +16,7 @@ import requests
 from federation.models import Link
 from node.services.replication_glue import replicator
 from replication import documents, inbox, outbox, sender
-from replication.models import InboxPending, OutboxEntry, Quarantine, ReplicationAudit
+from replication.models import InboxPending, Quarantine, ReplicationAudit
 from tests.network import notes
 from tests.network.harness import Faults
 
@@ -95,7 +95,6 @@ def test_f4_reordered_delivery_applies_in_order(pair):
     county, station = pair.nodes["440305"], pair.nodes["440305001"]
     ids = [notes.send(county, "440305001", i) for i in range(6)]
     with county.activate():
-        rep = replicator(county)
         rows = outbox.pending("440305001", "cases", 100)
         entries = [documents.Entry(r.seq, json.loads(r.route), json.loads(r.body)) for r in rows]
         epoch = rows[0].epoch
@@ -329,7 +328,7 @@ def test_f17_overloaded_parent_retry_after(pair):
 
 
 def test_f23_replayed_request_refused_and_content_deduplicated(pair):
-    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    county = pair.nodes["440305"]
     captured: list[requests.PreparedRequest] = []
     pair.before_deliver.append(lambda dst, req: captured.append(req.copy()))
     ids = [notes.send(county, "440305001", i) for i in range(3)]

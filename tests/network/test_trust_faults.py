@@ -2,8 +2,6 @@
 re-parenting (F19), a province that joins HQ later, and a parent under load (F18)."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from federation import links, trust
@@ -13,7 +11,7 @@ from node.divisions import load_divisions
 from node.runtime import rotate_key
 from node.services import federation_docs
 from node.services.replication_glue import replicator
-from replication import documents, inbox, outbox
+from replication import documents, outbox
 from replication.models import OutboxEntry, Quarantine
 from tests.network import notes
 from tests.network.conftest import build
@@ -76,7 +74,7 @@ def test_f14_child_speaking_outside_its_subtree_refused_at_first_hop(tree):
     tree.sync("440305001")
     with county.activate():
         held = list(Quarantine.select())
-        assert len(held) == 1 and "440305001" == held[0].peer
+        assert len(held) == 1 and held[0].peer == "440305001"
         assert "subtree" in held[0].error or "outside" in held[0].error
     assert notes.applied(county) == {}
 

@@ -124,7 +124,7 @@ def test_f24_tampered_body_refused_then_delivered_untampered(cluster):
     time.sleep(3)
     log = (cluster.nodes["440305001"].home / "serve.log").read_text(encoding="utf-8", errors="replace")
     status = json.loads(cli_cmd(cluster.nodes["440305001"].home, "status", "--json").stdout)
-    parent = next(l for l in status["links"] if l["code"] == "440305")
+    parent = next(ln for ln in status["links"] if ln["code"] == "440305")
     assert "digest" in (parent["last_error"] or "") or "digest" in log
     cluster.proxy.mode = "pass"
     wait_exactly_once(cluster, "440305001", "000000", _total_sent(cluster, "440305001"))
