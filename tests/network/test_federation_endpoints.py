@@ -205,3 +205,15 @@ def test_batches_larger_than_the_staff_api_limit_are_accepted_and_bounded(pair):
     assert not report.errors, report.errors
     pair.settle()
     assert notes.order(pair.nodes["440305001"], "440305") == list(range(80))
+
+
+def test_link_silent_for_a_day_is_reported(pair):
+    from replication.status import warnings
+    county = pair.nodes["440305"]
+    notes.send(county, "440305001", 1)
+    pair.settle()
+    with county.activate():
+        assert not [w for w in warnings(county.now()) if "silent" in w]
+    pair.clock.advance(25 * 3600)
+    with county.activate():
+        assert [w for w in warnings(county.now()) if "440305001" in w and "silent" in w]
