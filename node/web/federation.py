@@ -8,6 +8,7 @@ with ``Retry-After`` (rule 11, F17-F18). The handlers are thin: ``replication`` 
 from __future__ import annotations
 
 import json
+import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -21,6 +22,7 @@ from replication.engine import DbNonceCache
 from replication.inbox import ReceiveError, receive
 
 bp = Blueprint("federation", __name__, url_prefix="/federation/v1")
+log = logging.getLogger(__name__)
 
 
 def resolve_peer_key(key_id: str) -> str | None:
@@ -55,12 +57,15 @@ def authenticate_peer() -> Link:
         verified = _verify(node, body)
     except httpsig.HttpSignatureError as exc:
         if exc.code not in ("unknown_key", "bad_signature") or not _learn_rotations(node, body):
+            log.warning("refused %s %s from %s: %s %s", request.method, request.path, request.remote_addr,
+                        exc.code, exc.message)
             raise NodeError(exc.status, exc.code, exc.message) from None
         # A peer that rotated its key sends the rotation statement (signed by its old key)
         # with its records; once learned, the request verifies with the new key (F11).
         try:
             verified = _verify(node, body)
         except httpsig.HttpSignatureError as exc2:
+            log.warning("refused %s %s: %s %s", request.method, request.path, exc2.code, exc2.message)
             raise NodeError(exc2.status, exc2.code, exc2.message) from None
     link = Link.get(Link.code == verified.node_code)
     return link
@@ -124,6 +129,7 @@ def push():
         try:
             outcome = receive(rep, batch, link.code)
         except ReceiveError as exc:
+            log.warning("refused batch from %s: %s %s", link.code, exc.code, exc.message)
             raise NodeError(exc.status, exc.code, exc.message, exc.field) from None
     return jsonify(outcome.to_dict(rep, batch))
 
