@@ -9,7 +9,6 @@ The helpers at the top are shared with tests/network/test_stats.py.
 """
 from __future__ import annotations
 
-import copy
 import json
 import random
 from collections import Counter
@@ -157,7 +156,7 @@ def _row(**kw: Any) -> dict[str, Any]:
 
 
 def _m(row: dict[str, Any]) -> dict[str, int]:
-    return dict(zip(stats.MEASURES, stats.case_measures(row)))
+    return dict(zip(stats.MEASURES, stats.case_measures(row), strict=True))
 
 
 def test_case_measures_complaint_lifecycle():
@@ -189,6 +188,23 @@ def test_money_sums_are_exact_decimal():
     total = sum(stats.fen(v) for v in ["0.10"] * 10 + ["0.20"] * 10 + ["99999999999.99"])
     assert stats.yuan(total) == "100000000002.99"
     assert stats.fen("1") == 100 and stats.fen("") == 0 and stats.yuan(5) == "0.05"
+
+
+def test_ranges_are_covered_by_months_dekads_and_days_exactly_once():
+    rng = random.Random(3)
+    for _ in range(300):
+        a = date(2025, 12, 1) + timedelta(days=rng.randint(0, 400))
+        b = a + timedelta(days=rng.randint(0, 420))
+        covered: list[date] = []
+        for grain, first, last in stats._split(stats.Range(a, b)):
+            start = first
+            while start <= last:
+                end = {"d": start, "x": stats._dekad_end(start), "m": stats._month_end(start)}[grain]
+                covered += [start + timedelta(days=i) for i in range((end - start).days + 1)]
+                start = end + timedelta(days=1)
+        assert covered == [a + timedelta(days=i) for i in range((b - a).days + 1)], (a, b)
+    year = stats._split(stats.Range(date(2025, 10, 11), date(2026, 9, 25)))
+    assert [g for g, _, _ in year] == ["x", "m", "x", "d"]
 
 
 def test_poisson_tail_and_surge_rule():
@@ -224,6 +240,12 @@ def test_local_aggregates_match_the_case_table(county):
             handled = stats.query(county, {"from": frm, "to": to, "group_by": "kind", "basis": "handled"})
             _, kinds, _ = brute_force(county, "440305", frm, to, ["kind"], basis="handled")
             assert {r["kind"]: r["cases"] for r in handled["rows"]} == dict(kinds)
+        for _ in range(12):   # random ranges: months, dekads and days stitched together
+            a = date(2026, 7, 1) + timedelta(days=rng.randint(0, 90))
+            b = a + timedelta(days=rng.randint(0, 95))
+            doc = stats.query(county, {"from": a.isoformat(), "to": b.isoformat(), "group_by": "region"})
+            groups, kinds, _ = brute_force(county, "440305", a.isoformat(), b.isoformat(), ["region"])
+            assert as_counter(doc) == +groups and doc["totals"]["cases"] == sum(kinds.values()), (a, b)
 
 
 def test_copies_on_a_route_are_not_counted(tmp_path, make_node):
