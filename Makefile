@@ -18,7 +18,7 @@ demo: install
 	$(BIN)/n12315 demo
 
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 bench: install
 	$(BIN)/python -m bench
