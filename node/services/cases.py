@@ -20,10 +20,13 @@ Public API (no Flask; the web layer, the CLI and jobs call these inside ``node.a
 * ``mark_overdue(node) -> int`` — the deadlines job (``deadlines_runtime`` schedules it).
 
 Every write — a new case or a state change — goes through ``_commit_change`` (see there):
-the single place where a later module (routing, R1.5) adds its replication documents in the
-same transaction, through ``CHANGE_HOOKS``. ``route``, ``escalate`` and ``return`` exist as
-actions; until a routing module registers a handler in ``ACTION_HANDLERS`` they answer 409
-(no linked node).
+the single place where routing (``node/services/case_sync.py``, R1.5, R2; docs/routing.md)
+adds its replication documents in the same transaction, through ``PREPARE_HOOKS`` and
+``CHANGE_HOOKS``. ``route``, ``escalate``, ``return``, ``take_over``, ``urge``, ``comment`` and
+``reopen`` are implemented there (``ACTION_HANDLERS``); a node without links answers the
+routing actions with 409 (no linked node). Only the handling node changes a case: at a node
+holding a read copy (``held_as = "copy"``) an action is refused with 403 naming the handler,
+or — for ``PROPOSAL_ACTIONS`` — sent to the handler as a proposal (``PROPOSAL_HOOK``).
 
 Storage conventions: datetimes are stored naive in UTC (identical on SQLite and PostgreSQL)
 and shown at +08:00; JSON columns hold canonical-ish JSON text; money is a decimal string.
@@ -56,6 +59,15 @@ SHANGHAI = standard.SHANGHAI
 # -- roles (CONTRACT §4, §5) --------------------------------------------------------------------
 CREATE_ROLES = ("intake", "handler", "admin")
 ACT_ROLES = ("handler", "admin", "discipline")       # discipline: reports against staff only
+# Actions that other roles may also take (supervision, follow-up): action -> roles.
+ACTION_ROLES: dict[str, tuple[str, ...]] = {
+    "urge": ("supervisor", "leader", "admin", "handler", "discipline"),
+    "comment": ("supervisor", "leader", "admin", "handler", "intake", "discipline"),
+    "take_over": ("leader", "supervisor", "admin", "handler", "discipline"),
+    "feedback": ("handler", "admin", "intake", "discipline"),
+    "reopen": ("handler", "admin", "intake", "discipline"),
+}
+ANY_ACT_ROLES = tuple(dict.fromkeys(ACT_ROLES + tuple(r for rs in ACTION_ROLES.values() for r in rs)))
 READ_ROLES = ("admin", "intake", "handler", "supervisor", "leader", "discipline", "analyst")
 LEADERSHIP_ROLES = ("leader", "supervisor", "admin")
 DISCIPLINE = "discipline"
@@ -104,15 +116,29 @@ TRANSITIONS: dict[str, dict[str, dict[str, str]]] = {
     "close": {"complaint": {"concluded": "closed", "declined": "closed", "referred": "closed"},
               "report": {"concluded": "closed", "referred": "closed"},
               "consultation": {"answered": "closed", "referred": "closed"}},
+    # supervision and follow-up (R2.6-R2.7; node/services/case_sync.py): at a node that holds
+    # only a copy these travel to the handling node as proposals
+    "urge": {"complaint": {s: s for s in ("registered", "accepted", "in_mediation")},
+             "report": {s: s for s in ("registered", "verifying", "filed", "not_filed")},
+             "consultation": {"registered": "registered"}},
+    "comment": {k: {s: s for s in standard.STATUSES} for k in _ALL},
+    "take_over": {"complaint": {"registered": "transferred", "accepted": "transferred",
+                                "in_mediation": "transferred"},
+                  "report": {"registered": "transferred", "verifying": "transferred"},
+                  "consultation": {"registered": "transferred"}},
+    "reopen": {"complaint": {"concluded": "accepted", "closed": "accepted"}},
 }
 ACTIONS = tuple(TRANSITIONS)
 ACTION_NAMES_ZH = {
     "accept": "受理", "decline": "不予受理", "refer": "移送/告知", "route": "分流", "escalate": "上报",
     "return": "退回", "mediate": "调解", "conclude": "办结", "verify": "核查", "file": "立案",
     "not_file": "不予立案", "answer": "答复", "feedback": "回访", "notify": "告知", "pause": "中止计时",
-    "resume": "恢复计时", "extend": "延长期限", "close": "归档",
+    "resume": "恢复计时", "extend": "延长期限", "close": "归档", "urge": "督办", "comment": "意见",
+    "take_over": "提级办理", "reopen": "重新办理",
 }
 ROUTING_ACTIONS = ("route", "escalate", "return")
+# Actions a node holding only a copy may propose to the handling node (R2.6-R2.7).
+PROPOSAL_ACTIONS = ("urge", "comment", "take_over", "feedback", "reopen")
 
 # Fields each action takes besides "action" (anything else is refused naming the field).
 _ACTION_FIELDS: dict[str, frozenset[str]] = {
@@ -120,6 +146,10 @@ _ACTION_FIELDS: dict[str, frozenset[str]] = {
     "decline": frozenset({"reason", "note"}),
     "refer": frozenset({"body", "reason", "note"}),
     "route": frozenset({"to", "note"}),
+    "urge": frozenset({"note"}),
+    "comment": frozenset({"note"}),
+    "take_over": frozenset({"reason", "note"}),
+    "reopen": frozenset({"reason", "note"}),
     "escalate": frozenset({"reason", "note"}),
     "return": frozenset({"reason", "note"}),
     "mediate": frozenset({"note"}),
@@ -157,8 +187,33 @@ class CaseChange:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+# Called inside the write transaction, before the rows are written: fn(node, changes); may
+# adjust ``row``/``changed``/``events`` (routing decides custody at intake here).
+PREPARE_HOOKS: list[Callable[[Node, list[CaseChange]], None]] = []
 # Called inside the write transaction, after the rows are written: fn(node, changes).
 CHANGE_HOOKS: list[Callable[[Node, list[CaseChange]], None]] = []
+# Called for an action at a node that holds only a copy (the action is one of
+# PROPOSAL_ACTIONS): fn(node, row, payload, actor, now) -> the response (routing sends it on).
+PROPOSAL_HOOK: list[Callable[..., dict[str, Any]]] = []
+# Referral bodies from a directory: fn(node, body) -> {"code", "name", "tell", ...} or None.
+REFERRAL_DIRECTORY: list[Callable[[Node, str], Mapping[str, Any] | None]] = []
+# Modules that extend the lifecycle through these hooks (imported on first use).
+EXTENSION_MODULES = ("node.services.case_sync",)
+_extensions_loaded = False
+
+
+def load_extensions() -> None:
+    """Import the modules that register hooks (explicit, like the replication handlers)."""
+    global _extensions_loaded
+    if _extensions_loaded:
+        return
+    _extensions_loaded = True
+    for name in EXTENSION_MODULES:
+        try:
+            __import__(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
 # Handlers a routing module registers for route / escalate / return:
 # fn(node, row, payload, actor, now) -> (to_status, changed columns, note, extra events).
 ACTION_HANDLERS: dict[str, Callable[..., Any]] = {}
@@ -315,6 +370,9 @@ def to_api(row: Mapping[str, Any], events: list[Mapping[str, Any]]) -> dict[str,
         "department": row["department"],
         "overdue": bool(row["overdue"]),
         "version": row["version"],
+        "held_as": row.get("held_as") or "handler",
+        "attention": row.get("attention"),
+        "custody": json.loads(row.get("route") or "[]"),
     }
 
 
@@ -330,6 +388,9 @@ def _commit_change(node: Node, changes: list[CaseChange]) -> None:
     together or not at all (RELIABILITY rule 1). An update is guarded by the version it was
     computed from: a concurrent change makes it fail with 409 instead of being overwritten.
     """
+    load_extensions()
+    for prepare in PREPARE_HOOKS:
+        prepare(node, changes)
     new_rows = [c.row for c in changes if c.previous_version is None]
     if new_rows:
         _insert(node.db, Case, new_rows)
@@ -376,7 +437,7 @@ def _insert(db: Any, model: Any, rows: list[dict[str, Any]]) -> None:
         one = "(" + ", ".join([db.param] * len(names)) + ")"
         sql = f'INSERT INTO "{model._meta.table_name}" ({cols}) VALUES ' + ", ".join([one] * len(rows))
         _INSERT_SQL[key] = sql
-    db.execute_sql(sql, [f.db_value(r[n]) for r in rows for f, n in zip(fields, names)])
+    db.execute_sql(sql, [f.db_value(r[n]) for r in rows for f, n in zip(fields, names, strict=True)])
 
 
 def _take_ids(node: Node, day: date, n: int) -> list[str]:
@@ -430,7 +491,7 @@ def create_case(node: Node, payload: Any, actor: Any) -> dict[str, Any]:
     with write_tx(node.db):
         ids = _take_ids(node, inp.received_on, len(tracks))
         changes = []
-        for i, ((kind, target), deadlines) in enumerate(zip(tracks, clocks)):
+        for i, ((kind, target), deadlines) in enumerate(zip(tracks, clocks, strict=True)):
             case_id = ids[i]
             linked = ids[1 - i] if len(ids) == 2 else None
             row = {
@@ -446,7 +507,8 @@ def create_case(node: Node, payload: Any, actor: Any) -> dict[str, Any]:
                 "handling_node": node.code, "department": _department(kind, target),
                 "rule_set": rule_set.id, "deadlines": _dumps(deadlines),
                 "next_due": _next_due(deadlines, "registered"), "overdue": False, "outcome": None,
-                "linked_case": linked, "route": "[]", "held_as": "handler", "version": 1,
+                "linked_case": linked, "route": "[]", "held_as": "handler", "holders": "[]",
+                "attention": None, "version": 1,
                 "search_text": search_text, "created_at": at, "updated_at": at,
             }
             note = ""
@@ -501,7 +563,7 @@ def _decode_cursor(cursor: str) -> int:
 
 
 LIST_FILTERS = ("status", "kind", "urgency", "q", "overdue", "handling_node", "accepting_node",
-                "department")
+                "department", "held_as", "attention", "due_within_days")
 
 
 def _parse_limit(limit: Any) -> int:
@@ -529,9 +591,14 @@ def list_cases(node: Node, filters: Mapping[str, Any], actor: Any, limit: Any = 
 
     Filters: ``status``, ``kind``, ``urgency``, ``q`` (substring search over summary,
     description and respondent name), ``overdue`` (``true``/``false``), ``handling_node``,
-    ``accepting_node``, ``department``. Unknown filters are refused naming the field.
+    ``accepting_node``, ``department``, ``held_as`` (``handler``/``copy``: the cases this node
+    handles, or the copies it keeps on the route and for supervision), ``attention``
+    (``true``: flagged for a person by routing), ``due_within_days`` (N: open cases with a
+    running clock due within N working days, overdue ones included — the supervisor's
+    "soon due" view). Unknown filters are refused naming the field.
     """
     _require_role(actor, READ_ROLES)
+    load_extensions()   # routing adds departments (node/services/case_sync.py)
     for key in filters:
         if key not in LIST_FILTERS:
             raise NodeError(422, "unknown_field", f"未知查询参数 {key} / unknown query parameter {key}",
@@ -558,6 +625,24 @@ def list_cases(node: Node, filters: Mapping[str, Any], actor: Any, limit: Any = 
     for key in ("handling_node", "accepting_node"):
         if key in f:
             query = query.where(getattr(Case, key) == str(f[key]))
+    if "held_as" in f:
+        query = query.where(Case.held_as == _enum_filter("held_as", str(f["held_as"]), ("handler", "copy")))
+    if "attention" in f:
+        value = str(f["attention"]).lower()
+        if value not in ("true", "false", "1", "0"):
+            raise invalid("attention", "attention 须为 true 或 false / attention must be true or false")
+        query = query.where(Case.attention.is_null(value not in ("true", "1")))
+    if "due_within_days" in f:
+        try:
+            days = int(str(f["due_within_days"]))
+            if days < 0 or days > 366:
+                raise ValueError
+        except ValueError:
+            raise invalid("due_within_days", "due_within_days 须为 0–366 的整数（工作日）/ due_within_days "
+                                             "must be an integer 0-366 (working days)") from None
+        until = intake_context(node).calendar.add_working_days(_today(node), days) if days else _today(node)
+        query = query.where(Case.next_due.is_null(False) & (Case.next_due <= until)
+                            & Case.status.not_in(tuple(DONE_STATUSES)))
     if "q" in f:
         q = standard.check_text(f["q"], "q", max_length=200)
         if q:
@@ -657,6 +742,16 @@ def _met(d: Mapping[str, Any], key: str, now: datetime) -> Mapping[str, Any]:
     return dl.mark_met(d, key, now) if _has_clock(d, key) and key not in d.get("met", {}) else d
 
 
+def _not_handler(node: Node, row: Mapping[str, Any], action: str) -> NodeError:
+    handler = row["handling_node"]
+    proposals = "、".join(ACTION_NAMES_ZH[a] for a in PROPOSAL_ACTIONS)
+    return NodeError(403, "not_handler",
+                     f"案件 {row['case_id']} 由 {handler} 承办，本节点 {node.code} 仅持有只读副本，不能"
+                     f"{ACTION_NAMES_ZH.get(action, action)}；可向承办单位提出：{proposals} / case "
+                     f"{row['case_id']} is handled by {handler}; this node ({node.code}) holds a read copy and may "
+                     f"only propose {', '.join(PROPOSAL_ACTIONS)}", "action")
+
+
 def _no_link(action: str) -> NodeError:
     return conflict(f"本节点尚未建立链路，无法{ACTION_NAMES_ZH[action]} / no linked node to route to "
                     f"({action} needs a linked parent or child)", code="no_link", field="action")
@@ -675,7 +770,7 @@ def act(node: Node, case_id: str, payload: Any, actor: Any) -> dict[str, Any]:
         raise NodeError(422, "required", f"action 为必填项，可选值：{'、'.join(ACTIONS)} / action is "
                                          f"required: one of {', '.join(ACTIONS)}", "action")
     _req_code(payload, "action", ACTIONS)
-    _require_role(actor, ACT_ROLES)
+    _require_role(actor, ACTION_ROLES.get(action, ACT_ROLES))
     for key in payload:
         if key != "action" and key not in _ACTION_FIELDS[action]:
             raise NodeError(422, "unknown_field", f"未知字段 {key}（{action} 可用字段："
@@ -689,6 +784,13 @@ def act(node: Node, case_id: str, payload: Any, actor: Any) -> dict[str, Any]:
         if getattr(actor, "role", None) == DISCIPLINE and row["department"] != DISCIPLINE:
             raise forbidden("纪检监察角色仅办理针对执法人员的举报 / the discipline role acts on reports "
                             "against staff only")
+        if (row.get("held_as") or "handler") != "handler":
+            # Only the handling node changes a case (ownership): elsewhere an action is a
+            # proposal sent to it, or refused naming it.
+            load_extensions()
+            if action in PROPOSAL_ACTIONS and PROPOSAL_HOOK:
+                return PROPOSAL_HOOK[0](node, row, dict(payload), actor, now)
+            raise _not_handler(node, row, action)
         status, kind = row["status"], row["kind"]
         to_status = TRANSITIONS[action].get(kind, {}).get(status)
         if to_status is None:
@@ -706,9 +808,12 @@ def act(node: Node, case_id: str, payload: Any, actor: Any) -> dict[str, Any]:
         def rule_set() -> dl.RuleSet:  # looked up only by the actions that start a clock
             return ctx.rule_book.get(row["rule_set"])
 
-        if action in ROUTING_ACTIONS:
+        if action in ROUTING_ACTIONS or action in ACTION_HANDLERS:
+            load_extensions()
             handler = ACTION_HANDLERS.get(action)
             if handler is None:
+                if action not in ROUTING_ACTIONS:
+                    raise invalid("action", f"未实现的操作 {action} / action {action} not implemented")
                 raise _no_link(action)
             to_status, changed, handler_note, extra_events = handler(node, row, payload, actor, now)
             note = handler_note or note
@@ -729,6 +834,13 @@ def act(node: Node, case_id: str, payload: Any, actor: Any) -> dict[str, Any]:
             reason = _req_text(payload, "reason")
             deadlines = _met(_met(deadlines, "accept_by", now), "verify_by", now)
             outcome = {"outcome": "referred", "body": body, "reason": reason, "note": note or None}
+            load_extensions()
+            known = next((hit for lookup in REFERRAL_DIRECTORY if (hit := lookup(node, body))), None)
+            if known:  # a body of the directory (R2.5): its name, hotline and what to tell the consumer
+                outcome.update({"body": known["name"], "body_code": known["code"],
+                                "hotline": known.get("hotline") or None, "tell": known["tell"]})
+                body = f"{known['name']}（{known['code']}）"
+                data["body_code"] = known["code"]
             note = f"移送/告知：{body}；{reason}" + (f"；{note}" if note else "")
         elif action in ("mediate", "verify", "close"):
             pass  # a status change only; the clocks run on

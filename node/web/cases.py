@@ -44,5 +44,9 @@ def get(case_id: str):
 
 @bp.post("/<case_id>/actions")
 def action(case_id: str):
-    user = current_user(*cases.ACT_ROLES)
-    return jsonify(cases.act(current_node(), case_id, json_body(), user))
+    user = current_user(*cases.ANY_ACT_ROLES)   # each action checks its own roles
+    result = cases.act(current_node(), case_id, json_body(), user)
+    resp = jsonify(result)
+    if "proposal" in result:   # held as a copy here: sent to the handling node (202)
+        resp.status_code = 202
+    return resp

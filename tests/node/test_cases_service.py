@@ -70,7 +70,9 @@ def test_case_shape_is_exactly_the_contract(node):
                           "complainant", "respondent", "category", "summary", "description",
                           "amount", "amount_recovered", "extensions", "status", "accepting_node",
                           "handling_node", "rule_set", "deadlines", "outcome", "history",
-                          "linked_case", "department", "overdue", "version"]
+                          "linked_case", "department", "overdue", "version",
+                          # routing (issue 4, docs/routing.md): custody, copies, flags
+                          "held_as", "attention", "custody"]
 
 
 def test_ids_count_per_node_and_shanghai_day(node):
@@ -95,7 +97,9 @@ def test_two_track_intake_links_complaint_and_report(node):
     case = create(node, complaint(also_report=True))
     other = svc.get_case(node, case["linked_case"], HANDLER)
     assert case["kind"] == "complaint" and other["kind"] == "report"
-    assert other["report_target"] == "business" and other["department"] == "enforcement"
+    # R2.2: a report goes to the business department of its category
+    # (configs/jurisdiction/departments.toml: G03 household appliances -> product quality)
+    assert other["report_target"] == "business" and other["department"] == "product_quality"
     assert other["linked_case"] == case["id"]
     assert case["id"].endswith("-000001") and other["id"].endswith("-000002")
     assert case["deadlines"]["accept_by"] == "2026-10-14" and "verify_by" not in case["deadlines"]

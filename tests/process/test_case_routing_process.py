@@ -41,7 +41,7 @@ def fed(tmp_path_factory):
     base = tmp_path_factory.mktemp("routing")
     f = Federation(base, 0, tree=TREE, log=lambda s: None,
                    env={"N12315_DEADLINES__OVERDUE_CHECK_INTERVAL_S": "1"})
-    for n, port in zip(f.nodes.values(), free_ports(len(f.nodes))):
+    for n, port in zip(f.nodes.values(), free_ports(len(f.nodes)), strict=True):
         n.port = port
     try:
         f.init_all(roles=("admin", "intake", "handler", "supervisor"))
