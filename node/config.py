@@ -204,11 +204,15 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``N12315_<SECTION>__<KEY>`` and the top-level keys (``N12315_LOG_LEVEL`` …). Other
+    ``N12315_*`` variables (``N12315_HOME``, test and benchmark settings) are not config."""
     out: dict[str, Any] = {}
     for name, raw in environ.items():
-        if not name.startswith("N12315_") or name == "N12315_HOME" or name.startswith("N12315_TEST"):
+        if not name.startswith("N12315_"):
             continue
         rest = name[len("N12315_"):].lower()
+        if "__" not in rest and rest not in TOP_LEVEL_KEYS:
+            continue
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:

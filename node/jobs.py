@@ -52,7 +52,10 @@ def start(node: Node) -> BackgroundScheduler:
         scheduler.add_job(_wrap(node, job_id, fn), id=f"{job_id}-boot", max_instances=1)
     scheduler.start()
     if scheduler.get_job("replication.push") is not None:
-        node.extras["kick"] = lambda: _kick(scheduler, "replication.push")
+        def kick() -> None:
+            node.extras["push_dirty"] = True
+            _kick(scheduler, "replication.push")
+        node.extras["kick"] = kick
     return scheduler
 
 

@@ -11,20 +11,23 @@ def next_hop(rep: Replicator, dest: str) -> str | None:
     (``dest`` is this node) or no link leads there (the caller keeps and flags it)."""
     if dest == rep.code:
         return None
-    children = list(Link.select(Link.code)
-                    .where((Link.role == "child") & (Link.state == "active")))
+    # one plain query: this runs for every document at every hop
+    rows = rep.db.execute_sql(  # type: ignore[no-untyped-call]
+        "SELECT code, role FROM link WHERE state = 'active'").fetchall()
     # the deepest child whose subtree holds dest (a county under a province directly, or
     # a prefecture, whichever this node is linked to)
     best = None
-    for child in children:
-        if rep.is_within(dest, child.code) and (best is None or rep.is_within(child.code, best)):
-            best = child.code
+    parent = None
+    for code, role in rows:
+        if role == "parent":
+            parent = code
+        elif role == "child" and rep.is_within(dest, code) and (best is None or rep.is_within(code, best)):
+            best = code
     if best is not None:
-        return best
+        return str(best)
     if rep.is_within(dest, rep.code):
         return None  # inside my subtree but no linked child covers it
-    parent = Link.get_or_none((Link.role == "parent") & (Link.state == "active"))
-    return parent.code if parent else None
+    return str(parent) if parent else None
 
 
 def parent_code() -> str | None:

@@ -9,22 +9,33 @@ from replication.engine import DbNonceCache
 
 
 def push_round(node: Node) -> None:
+    """Push every link with something pending. A kick that arrives while this runs (a
+    request committed more documents) makes it go round again instead of being dropped, so
+    a routed case never waits for the next interval."""
     rep = replicator(node)
     from federation.models import Link
     from replication.models import OutboxEntry
-    pending = {r.dest for r in OutboxEntry.select(OutboxEntry.dest).distinct()}
-    for link in Link.select().where(Link.state == "active"):
-        if link.code in pending and not link.pull_only:
-            for channel in sender.documents.CHANNELS:
-                sender.push(rep, link.code, channel)
+    for _ in range(20):
+        node.extras["push_dirty"] = False
+        pending = {r.dest for r in OutboxEntry.select(OutboxEntry.dest).distinct()}
+        for link in Link.select().where(Link.state == "active"):
+            if link.code in pending and not link.pull_only:
+                for channel in sender.documents.CHANNELS:
+                    sender.push(rep, link.code, channel)
+        if not node.extras.get("push_dirty"):
+            return
 
 
 def pull_round(node: Node) -> None:
     rep = replicator(node)
     from federation.models import Link
+    pulled = 0
     for link in Link.select().where((Link.state == "active") & (Link.role == "parent")):
         for channel in sender.documents.CHANNELS:
-            sender.pull(rep, link.code, channel)
+            pulled += sender.pull(rep, link.code, channel).pulled
+    kick = node.extras.get("kick")
+    if pulled and kick is not None:
+        kick()  # what we pulled may be on its way further down: forward it now
 
 
 def housekeeping(node: Node) -> None:
