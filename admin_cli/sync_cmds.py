@@ -136,7 +136,8 @@ def ping(ctx: Context, code: str, count: int, wait_s: float | None, as_json: boo
     from replication import sender
     node = ctx.node()
     with node.activate():
-        start = PingLog.select().where(PingLog.direction == "out").count()
+        # numbered per destination, so the receiver can check every number arrived once
+        start = PingLog.select().where((PingLog.direction == "out") & (PingLog.peer == code)).count()
         ids = [federation_docs.ping(node, code, seq=start + i) for i in range(count)]
         answered = 0
         deadline = time.monotonic() + (wait_s or 0)

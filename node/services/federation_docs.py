@@ -154,6 +154,7 @@ def ping_report(node: Node) -> dict:
         by_origin.setdefault(r.peer, []).append(r.seq)
     return {
         "sent": len(out), "answered": sum(1 for r in out if r.answered_at),
+        "sent_to": {peer: sum(1 for r in out if r.peer == peer) for peer in {r.peer for r in out}},
         "received": len(inbound), "applied_more_than_once": [r.doc_id for r in inbound if r.received != 1],
         "from": {peer: {"count": len(seqs), "distinct": len(set(seqs)), "min": min(seqs), "max": max(seqs)}
                  for peer, seqs in by_origin.items()},
