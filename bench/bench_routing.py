@@ -18,7 +18,6 @@ Run: ``python -m bench routing`` (or ``python -m bench.bench_routing``).
 """
 from __future__ import annotations
 
-import socket
 import statistics
 import tempfile
 import time
@@ -33,16 +32,6 @@ N_LATENCY = 200
 N_CROSS = 1000
 
 
-def _free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 def _body(region: str, name: str, i: int, channel: str) -> dict[str, Any]:
@@ -139,10 +128,10 @@ def _cross_branch(c: _Client) -> dict[str, float]:
 
 
 def run() -> list[dict]:
-    from admin_cli.demo import TREE, Federation
+    from admin_cli.demo import TREE, Federation, free_ports
     with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp:
         fed = Federation(Path(tmp), 0, tree=TREE, log=lambda s: None)
-        for n, port in zip(fed.nodes.values(), _free_ports(len(fed.nodes)), strict=True):
+        for n, port in zip(fed.nodes.values(), free_ports(len(fed.nodes)), strict=True):
             n.port = port
         try:
             fed.init_all(roles=("admin", "intake", "handler"))

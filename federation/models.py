@@ -8,24 +8,13 @@ from __future__ import annotations
 
 from peewee import BigIntegerField, BooleanField, CharField, DateTimeField, FloatField, IntegerField, TextField
 
-from federation.storage import BaseModel
+from federation.storage import BaseModel, KeyValueMixin
 
 
-class LocalState(BaseModel):
+class LocalState(KeyValueMixin, BaseModel):
     """Small key/value facts about this store: epoch, own key id, revocation version."""
     key = CharField(primary_key=True)
     value = TextField()
-
-    @classmethod
-    def get_value(cls, key: str, default: str | None = None) -> str | None:
-        row = cls.get_or_none(cls.key == key)
-        return row.value if row else default
-
-    @classmethod
-    def put(cls, key: str, value: str) -> None:
-        (cls.insert(key=key, value=value)
-            .on_conflict(conflict_target=[cls.key], update={cls.value: value})
-            .execute())
 
 
 class KnownKey(BaseModel):

@@ -19,6 +19,21 @@ class BaseModel(Model):
         legacy_table_names = False
 
 
+class KeyValueMixin:
+    """``get_value``/``put`` for a table of ``key`` (primary key) and ``value`` text."""
+
+    @classmethod
+    def get_value(cls, key: str, default: str | None = None) -> str | None:
+        row = cls.get_or_none(cls.key == key)  # type: ignore[attr-defined]
+        return row.value if row else default
+
+    @classmethod
+    def put(cls, key: str, value: str) -> None:
+        (cls.insert(key=key, value=value)  # type: ignore[attr-defined]
+            .on_conflict(conflict_target=[cls.key], update={cls.value: value})  # type: ignore[attr-defined]
+            .execute())
+
+
 def write_tx(db: Database) -> Any:
     """A write transaction. SQLite takes the write lock up front (IMMEDIATE) so two writers
     never deadlock on a lock upgrade; PostgreSQL uses its default isolation."""

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from peewee import AutoField, BigIntegerField, CharField, DateField, DateTimeField, IntegerField, TextField
 
-from federation.storage import BaseModel
+from federation.storage import BaseModel, KeyValueMixin
 
 DIMS: tuple[str, ...] = ("kind", "channel", "category", "urgency", "status", "region")
 # Counts, then the two amounts in fen. The order is the wire order of a snapshot row.
@@ -180,23 +180,12 @@ class StatsOutbound(BaseModel):
         indexes = ((("target", "day"), True),)
 
 
-class StatsState(BaseModel):
+class StatsState(KeyValueMixin, BaseModel):
     key = CharField(primary_key=True)
     value = TextField()
 
     class Meta:
         table_name = "stats_state"
-
-    @classmethod
-    def get_value(cls, key: str, default: str | None = None) -> str | None:
-        row = cls.get_or_none(cls.key == key)
-        return row.value if row else default
-
-    @classmethod
-    def put(cls, key: str, value: str) -> None:
-        (cls.insert(key=key, value=value)
-            .on_conflict(conflict_target=[cls.key], update={cls.value: value})
-            .execute())
 
 
 class StatsDirectPoint(BaseModel):

@@ -10,30 +10,19 @@ driven through the staff API only.
 from __future__ import annotations
 
 import signal
-import socket
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from admin_cli.demo import TREE, Federation
+from admin_cli.demo import TREE, Federation, free_ports
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(900)]
 
 SHANGHAI = timezone(timedelta(hours=8))
 
 
-def free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
-from admin_cli.demo import Federation, cli_cmd
+from admin_cli.demo import Federation, cli_cmd, free_ports
 from tests.process.proxy import FaultProxy
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(600)]
@@ -30,16 +29,6 @@ CHAIN = [
 ]
 
 
-def free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 @pytest.fixture(scope="module")
