@@ -26,10 +26,10 @@ class Context:
         self.home = Path(home)
         self._node = None
 
-    def node(self):
+    def node(self, *, background_checkpoint: bool = False):
         if self._node is None:
             from node.runtime import open_node
-            self._node = open_node(self.home)
+            self._node = open_node(self.home, background_checkpoint=background_checkpoint)
         return self._node
 
     def close(self) -> None:

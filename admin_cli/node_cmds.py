@@ -53,7 +53,7 @@ def serve(ctx: Context, host: str, port: int, threads: int, no_jobs: bool) -> No
     from node import jobs
     from node.app import create_app
 
-    node = ctx.node()
+    node = ctx.node(background_checkpoint=not no_jobs)   # the db.checkpoint job runs it
     logging.getLogger().setLevel(node.config.log_level)
     app = create_app(node)
     app.config["BIND_THREADS_FOR_GOOD"] = True  # one node in this process: bind each worker once

@@ -31,8 +31,12 @@ class SchemaVersion(BaseModel):
     applied_at = DateTimeField()
 
 
-def open_database(url: str) -> Database:
-    """Open (lazily connect) the database named by URL; refuse unknown schemes clearly."""
+def open_database(url: str, *, background_checkpoint: bool = False) -> Database:
+    """Open (lazily connect) the database named by URL; refuse unknown schemes clearly.
+
+    ``background_checkpoint`` (``serve``): SQLite does not checkpoint its WAL inside the
+    commit that crosses 1,000 pages — a request would wait for the database file's fsync —
+    and a job checkpoints passively instead (``checkpoint``)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)
@@ -46,6 +50,7 @@ def open_database(url: str) -> Database:
             "synchronous": 2,        # FULL: nothing acknowledged that is not on disk (F7)
             "busy_timeout": 15000,   # waitress threads and the scheduler share one file
             "cache_size": -16000,
+            "wal_autocheckpoint": 0 if background_checkpoint else 1000,
         }, check_same_thread=False)
     if parsed.scheme in ("postgres", "postgresql"):
         schema = parse_qs(parsed.query).get("schema", [None])[0]
@@ -65,6 +70,12 @@ def open_database(url: str) -> Database:
         return db
     raise NodeError(400, "bad_db_url",
                     f"不支持的数据库地址：{url} / unsupported database URL (sqlite:/// or postgresql://)", "db")
+
+
+def checkpoint(db: Database) -> None:
+    """Move the WAL into the database file without blocking writers (SQLite only)."""
+    if is_sqlite(db):
+        db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def is_sqlite(db: Database) -> bool:

@@ -33,7 +33,8 @@ def _wrap(node: Node, job_id: str, fn: Callable[[Node], object]) -> Callable[[],
 
 
 def specs(node: Node) -> list[JobSpec]:
-    out: list[JobSpec] = []
+    from node.db import checkpoint
+    out: list[JobSpec] = [("db.checkpoint", lambda n: 2.0, lambda n: checkpoint(n.db))]
     for factory in JOB_FACTORIES:
         out.extend(factory(node))
     return out

@@ -171,14 +171,14 @@ def new_epoch_id() -> str:
 
 def open_node(home: str | Path, *, clock: Clock = system_clock,
               transport: requests.Session | None = None,
-              environ: dict[str, str] | None = None) -> Node:
+              environ: dict[str, str] | None = None, background_checkpoint: bool = False) -> Node:
     """Load an existing node from its home; migrate its database; load its current key."""
     home_path = Path(home)
     if not node_exists(home_path):
         raise NodeError(404, "no_node",
                         f"{home_path} 中没有节点，请先运行 n12315 init / no node in {home_path}; run n12315 init first")
     config = load_config(home_path, environ)
-    db = dbmod.open_database(config.db_url)
+    db = dbmod.open_database(config.db_url, background_checkpoint=background_checkpoint)
     try:
         dbmod.migrate(db)
     except NodeError:
