@@ -3,6 +3,7 @@ and the registry of document handlers that node services fill (STYLE.md: ``node/
 registers the handlers, the transport never knows what a case is)."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from node.runtime import Node
@@ -13,9 +14,20 @@ from replication.registry import Registry
 HANDLER_FACTORIES: list[Callable[[Node, Registry], None]] = []
 
 
+_CREATE_LOCK = threading.Lock()
+
+
 def replicator(node: Node) -> Replicator:
+    """The node's replicator, created once. It is published only after the restore check:
+    at boot every job starts at once, and a job that enqueued before a restored store had
+    begun its new epoch would re-use a sequence number peers already hold (F8)."""
     rep = node.extras.get("replicator")
-    if rep is None:
+    if rep is not None:
+        return rep
+    with _CREATE_LOCK:
+        rep = node.extras.get("replicator")
+        if rep is not None:
+            return rep
         from node.divisions import load_divisions
         divisions = load_divisions()
         rep = Replicator(code=node.code, keypair_ref=lambda: node.keypair, db=node.db, clock=node.clock,
@@ -24,10 +36,10 @@ def replicator(node: Node) -> Replicator:
         _load_handler_modules()
         for factory in HANDLER_FACTORIES:
             factory(node, rep.registry)
-        node.extras["replicator"] = rep
         from replication import epochs
         with node.activate():
             epochs.check_restored(rep)  # F8: a store restored from a backup starts a new epoch
+        node.extras["replicator"] = rep
     return rep
 
 
