@@ -148,32 +148,28 @@ def _columns(model: Any) -> list[tuple[str, Any]]:
     return list(model._meta.fields.items())
 
 
+def _select_by_case(db: Any, model: Any, table: str, tail: str, case_id: str) -> list[dict[str, Any]]:
+    """Rows of ``model`` for one case, with the SQL text built once per shape (no query builder)."""
+    key = (table, db.param)
+    cols = _columns(model)
+    sql = _SQL.get(key)
+    if sql is None:
+        sql = (f'SELECT {", ".join(chr(34) + f.column_name + chr(34) for _, f in cols)} FROM "{table}" '
+               f'WHERE "case_id" = {db.param}{tail}')
+        _SQL[key] = sql
+    return [{name: (None if v is None else f.python_value(v)) for (name, f), v in zip(cols, r, strict=True)}
+            for r in db.execute_sql(sql, [case_id]).fetchall()]
+
+
 def fetch_row(db: Any, case_id: str) -> dict[str, Any] | None:
     """``Case.row(case_id)`` without the query builder (same values)."""
-    key = ("row", db.param)
-    sql = _SQL.get(key)
-    cols = _columns(Case)
-    if sql is None:
-        sql = (f'SELECT {", ".join(chr(34) + f.column_name + chr(34) for _, f in cols)} FROM "case" '
-               f'WHERE "case_id" = {db.param}')
-        _SQL[key] = sql
-    got = db.execute_sql(sql, [case_id]).fetchone()
-    if got is None:
-        return None
-    return {name: (None if v is None else f.python_value(v)) for (name, f), v in zip(cols, got, strict=True)}
+    rows = _select_by_case(db, Case, "case", "", case_id)
+    return rows[0] if rows else None
 
 
 def fetch_events(db: Any, case_id: str) -> list[dict[str, Any]]:
     """``CaseEvent.for_case(case_id).dicts()`` without the query builder."""
-    key = ("events", db.param)
-    sql = _SQL.get(key)
-    cols = _columns(CaseEvent)
-    if sql is None:
-        sql = (f'SELECT {", ".join(chr(34) + f.column_name + chr(34) for _, f in cols)} FROM "case_event" '
-               f'WHERE "case_id" = {db.param} ORDER BY "at", "id"')
-        _SQL[key] = sql
-    return [{name: (None if v is None else f.python_value(v)) for (name, f), v in zip(cols, r, strict=True)}
-            for r in db.execute_sql(sql, [case_id]).fetchall()]
+    return _select_by_case(db, CaseEvent, "case_event", ' ORDER BY "at", "id"', case_id)
 
 
 def _update_row(db: Any, case_id: str, version: int, values: Mapping[str, Any]) -> int:

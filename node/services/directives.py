@@ -1343,10 +1343,7 @@ def apply_update(node: Node, delivery: Delivery) -> None:
                       version=body["version"], updated_at=_db_time(now))
      .where(Directive.directive_id == row.directive_id)
      .execute())
-    DirectiveMessage.insert(directive_id=row.directive_id, version=body["version"], msg_type="Update",
-                            sent_at=_db_time(_aware(body["sent_at"])), doc_id=str(delivery.doc["id"]),
-                            doc=_dumps(delivery.doc), note=str(body.get("note") or "")).execute()
-    _relay_again(node, row.directive_id, delivery.doc, now, delivery)
+    _record_and_relay(node, row, body, delivery, "Update", str(body.get("note") or ""), now)
 
 
 def apply_cancel(node: Node, delivery: Delivery) -> None:
@@ -1361,9 +1358,15 @@ def apply_cancel(node: Node, delivery: Delivery) -> None:
                       version=body["version"], updated_at=_db_time(now))
      .where(Directive.directive_id == row.directive_id)
      .execute())
-    DirectiveMessage.insert(directive_id=row.directive_id, version=body["version"], msg_type="Cancel",
+    _record_and_relay(node, row, body, delivery, "Cancel", str(body.get("reason") or ""), now)
+
+
+def _record_and_relay(node: Node, row: Directive, body: dict, delivery: Delivery, msg_type: str, note: str,
+                      now: datetime) -> None:
+    """Keep the CAP message of an update or cancel and pass the signed document on down."""
+    DirectiveMessage.insert(directive_id=row.directive_id, version=body["version"], msg_type=msg_type,
                             sent_at=_db_time(_aware(body["sent_at"])), doc_id=str(delivery.doc["id"]),
-                            doc=_dumps(delivery.doc), note=str(body.get("reason") or "")).execute()
+                            doc=_dumps(delivery.doc), note=note).execute()
     _relay_again(node, row.directive_id, delivery.doc, now, delivery)
 
 
