@@ -88,14 +88,17 @@ def invite(ctx: Context, child_code: str, ttl_hours: float | None) -> None:
 @link.command("join")
 @click.option("--parent", "parent_url", required=True, help="上级节点地址 / the parent's URL")
 @click.option("--token", required=True, help="上级签发的邀请令牌 / invite token from the parent")
+@click.option("--pull-only", is_flag=True,
+              help="本节点不接受上级主动连接（内网所站），只由本节点拉取 / this node cannot take inbound "
+                   "connections (a station behind an intranet): the parent never pushes, this node pulls")
 @pass_ctx
 @one_line_errors
-def join(ctx: Context, parent_url: str, token: str) -> None:
+def join(ctx: Context, parent_url: str, token: str, pull_only: bool) -> None:
     """加入上级：交换密钥并取得至根的证书链 / join the parent: exchange keys, receive the chain."""
     from node.services import federation_docs
 
     node = ctx.node()
-    result = federation_docs.join_parent(node, parent_url, token)
+    result = federation_docs.join_parent(node, parent_url, token, pull_only=pull_only)
     parent = result["parent"]
     root = next((r["code"] for r in result["chain"]
                  if r.get("type") == "node-record" and r.get("issuer") is None), "?")
@@ -121,7 +124,8 @@ def list_(ctx: Context, as_json: bool) -> None:
         }
     doc = [
         {"code": r["code"], "level": r["level"], "role": r["role"], "url": r["url"],
-         "state": r["state"], "backlog": backlog.get(r["code"], 0), "last_ok": _shown(r["last_ok"])}
+         "state": r["state"], "backlog": backlog.get(r["code"], 0), "last_ok": _shown(r["last_ok"]),
+         "mode": "pull" if r["pull_only"] else "push"}
         for r in rows
     ]
     if as_json:
@@ -130,8 +134,22 @@ def list_(ctx: Context, as_json: bool) -> None:
     if not doc:
         click.echo("尚无链路 / no links yet")
     for r in doc:
-        click.echo(f"{r['role']:<6} {r['code']:<10} {r['level']:<10} {r['state']:<8} "
+        click.echo(f"{r['role']:<6} {r['code']:<10} {r['level']:<10} {r['state']:<8} {r['mode']:<4} "
                    f"积压 backlog {r['backlog']:<6} 最近成功 last ok {r['last_ok'] or '-'}  {r['url']}")
+
+
+@link.command("mode")
+@click.argument("code")
+@click.argument("mode", type=click.Choice(["push", "pull"]))
+@pass_ctx
+@one_line_errors
+def mode(ctx: Context, code: str, mode: str) -> None:
+    """在上级设置下级链路方式 / at the parent: push to the child (default), or only let it pull
+    (a station that cannot take inbound connections)."""
+    node = ctx.node()
+    with node.activate():
+        links.set_pull_only(code, mode == "pull")
+    click.echo(f"链路 {code} 方式：{'下级拉取' if mode == 'pull' else '上级推送'} / link {code} mode: {mode}")
 
 
 @link.command("revoke")

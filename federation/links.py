@@ -177,12 +177,12 @@ def create_invite(
     return token
 
 
-def _check_child_info(info: object) -> dict[str, str]:
+def _check_child_info(info: object) -> dict[str, Any]:
     if not isinstance(info, Mapping):
         raise LinkError(400, "malformed", "child 须为 JSON 对象 / child must be an object", "child")
-    if set(info) != set(_CHILD_FIELDS):
+    if not set(_CHILD_FIELDS) <= set(info) <= set(_CHILD_FIELDS) | {"pull_only"}:
         missing = sorted(set(_CHILD_FIELDS) - set(info))
-        extra = sorted(set(info) - set(_CHILD_FIELDS))
+        extra = sorted(set(info) - set(_CHILD_FIELDS) - {"pull_only"})
         raise LinkError(
             422, "invalid",
             f"child 字段不符 / child fields: missing {missing}, unexpected {extra}", "child",
@@ -192,7 +192,11 @@ def _check_child_info(info: object) -> dict[str, str]:
             raise LinkError(
                 422, "invalid", f"child.{name} 须为非空字符串 / must be a string", f"child.{name}"
             )
-    out = {name: str(info[name]) for name in _CHILD_FIELDS}
+    if not isinstance(info.get("pull_only", False), bool):
+        raise LinkError(422, "invalid", "child.pull_only 须为布尔值 / must be true or false", "child.pull_only")
+    out: dict[str, Any] = {name: str(info[name]) for name in _CHILD_FIELDS}
+    if "pull_only" in info:
+        out["pull_only"] = info["pull_only"]   # signed with the rest by the key proof
     try:
         key_code = keys.parse_key_id(out["key_id"])[0]
         keys.public_from_b64(out["public_key"])
@@ -215,9 +219,11 @@ def _proof_bytes(token_hash: str, info: Mapping[str, Any]) -> bytes:
     return canonical_bytes({"token_sha256": token_hash, "child": dict(info)})
 
 
-def child_info(identity: NodeIdentity, keypair: keys.KeyPair) -> dict[str, str]:
-    """What a child tells its parent about itself at ``link join``."""
-    return {
+def child_info(identity: NodeIdentity, keypair: keys.KeyPair, pull_only: bool = False) -> dict[str, Any]:
+    """What a child tells its parent about itself at ``link join``. ``pull_only`` (a
+    station behind an intranet, rule 9) is sent only when set, so the join body of a
+    child that can take pushes is the same as before the option existed."""
+    info: dict[str, Any] = {
         "code": identity.code,
         "level": identity.level,
         "name": identity.name,
@@ -225,6 +231,9 @@ def child_info(identity: NodeIdentity, keypair: keys.KeyPair) -> dict[str, str]:
         "key_id": keypair.key_id,
         "public_key": keypair.public_b64,
     }
+    if pull_only:
+        info["pull_only"] = True
+    return info
 
 
 def join_proof(token: str, info: Mapping[str, Any], keypair: keys.KeyPair) -> str:
@@ -319,7 +328,8 @@ def accept_join(
             raise _invite_refused(
                 "token_used", "邀请令牌已被使用 / invite token has already been used", 409
             )
-        _upsert_link(code, info["level"], "child", info["name"], info["url"], now)
+        _upsert_link(code, info["level"], "child", info["name"], info["url"], now,
+                     pull_only=child_info.get("pull_only") is True)
         try:
             trust.store_records({code: record}, [], now, replace=True)
         except TrustError as exc:
@@ -339,12 +349,14 @@ def accept_join(
     }
 
 
-def _upsert_link(code: str, level: str, role: str, name: str, url: str, now: datetime) -> None:
+def _upsert_link(code: str, level: str, role: str, name: str, url: str, now: datetime,
+                 pull_only: bool = False) -> None:
     if Link.get_or_none(Link.code == code) is None:
-        Link.create(code=code, level=level, role=role, name=name, url=url, created_at=now)
+        Link.create(code=code, level=level, role=role, name=name, url=url, created_at=now,
+                    pull_only=pull_only)
         return
     (
-        Link.update(level=level, role=role, name=name, url=url, state="active",
+        Link.update(level=level, role=role, name=name, url=url, state="active", pull_only=pull_only,
                     state_reason=None, last_error=None, attempts=0, next_try_at=None)
         .where(Link.code == code)
         .execute()
@@ -384,8 +396,10 @@ def join_parent(
     now: datetime,
     is_within: IsWithin,
     timeout_s: float = 15.0,
+    pull_only: bool = False,
 ) -> dict[str, Any]:
-    """At the child: join the parent at ``parent_url`` with an invite ``token``.
+    """At the child: join the parent at ``parent_url`` with an invite ``token``
+    (``pull_only``: ask the parent never to push; this node pulls, rule 9).
 
     Verifies that the returned record carries this node's key and is signed by the key
     the parent's ``/node`` shows, and that the returned chain verifies up to its root;
@@ -419,7 +433,7 @@ def join_parent(
             f"{parent_code}'s region",
             "parent",
         )
-    info = child_info(identity, keypair)
+    info = child_info(identity, keypair, pull_only)
     body = canonical_bytes({"token": token, "child": info, "proof": join_proof(token, info, keypair)})
     try:
         resp = session.post(
@@ -582,6 +596,20 @@ def list_links() -> list[dict[str, Any]]:
             "state": row.state,
             "last_ok": max(times) if times else None,
             "last_error": row.last_error,
+            "pull_only": bool(row.pull_only),
         })
     return out
+
+
+def set_pull_only(code: str, pull_only: bool) -> None:
+    """At the parent: stop (or resume) pushing to a child that can (not) take inbound
+    connections; the child's pulls carry everything on the same cursor (rule 9)."""
+    row = Link.get_or_none(Link.code == code)
+    if row is None:
+        raise LinkError(404, "not_linked", f"没有与 {code} 的链路 / no link to {code}", "code")
+    if row.role != "child":
+        raise LinkError(422, "not_a_child", f"{code} 不是下级，只能对下级设置 / only a child's link has a mode",
+                        "code")
+    with trust.write_tx():
+        Link.update(pull_only=pull_only).where(Link.code == code).execute()
 

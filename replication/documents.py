@@ -19,7 +19,9 @@ from typing import Any
 from federation import keys
 from federation.docsign import sign_document, unsigned_bytes
 
-PROTOCOL = "1.1"
+# 1.2 adds the optional batch field ``acked_before`` (the restored-receiver floor);
+# 1.1 nodes ignore it, so a tree upgrades one node at a time.
+PROTOCOL = "1.2"
 PROTOCOL_MAJOR = 1
 CHANNELS = ("control", "cases", "directives", "stats")
 DOC_FIELDS = frozenset({"v", "kind", "id", "channel", "origin", "dest", "created_at", "body", "sig"})
@@ -84,12 +86,18 @@ class Batch:
     epoch: str
     entries: list[Entry]
     records: list[dict[str, Any]]
+    # Everything of this epoch up to here has left the sender's outbox because the receiver
+    # acknowledged it. A receiver whose mark is lower lost those applies with a restore.
+    acked_before: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"protocol": PROTOCOL, "sender": self.sender, "receiver": self.receiver,
-                "channel": self.channel, "epoch": self.epoch,
-                "entries": [{"seq": e.seq, "route": e.route, "doc": e.doc} for e in self.entries],
-                "records": self.records}
+        out = {"protocol": PROTOCOL, "sender": self.sender, "receiver": self.receiver,
+               "channel": self.channel, "epoch": self.epoch,
+               "entries": [{"seq": e.seq, "route": e.route, "doc": e.doc} for e in self.entries],
+               "records": self.records}
+        if self.acked_before:
+            out["acked_before"] = self.acked_before
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, max_entries: int) -> Batch:
@@ -122,7 +130,17 @@ class Batch:
         records = data.get("records", [])
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise EnvelopeError("records 须为对象列表 / records must be a list of objects", "records")
-        return cls(data["sender"], data["receiver"], data["channel"], data["epoch"], entries, records)
+        acked_before = data.get("acked_before", 0)
+        if not isinstance(acked_before, int) or isinstance(acked_before, bool) or acked_before < 0:
+            raise EnvelopeError("acked_before 须为非负整数 / acked_before must be a non-negative integer",
+                                "acked_before")
+        if entries and acked_before >= min(e.seq for e in entries):
+            # the floor says these entries were acknowledged already: a sender that says so
+            # is confused, and acting on it could skip a document nobody applied
+            raise EnvelopeError(f"acked_before={acked_before} 不小于批次最小序号 / acked_before must lie below "
+                                f"the batch's first sequence number", "acked_before")
+        return cls(data["sender"], data["receiver"], data["channel"], data["epoch"], entries, records,
+                   acked_before)
 
 
 def check_document_shape(doc: Any, where: str = "doc") -> None:

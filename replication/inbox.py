@@ -144,6 +144,8 @@ def _receive_locked(rep: Replicator, batch: Batch, link: Link, state: _BatchStat
             .first())
     hwm = mark.hwm if mark else 0
     start_hwm = hwm
+    if batch.acked_before > hwm:
+        hwm = _skip_restore_gap(rep, key, hwm, batch.acked_before)
     receipts: list[dict[str, Any]] = []
     applied = duplicates = buffered = 0
     blocked: dict[str, Any] | None = None
@@ -180,6 +182,33 @@ def _receive_locked(rep: Replicator, batch: Batch, link: Link, state: _BatchStat
             .execute())
     Link.update(last_seen_at=now).where(Link.code == link.code).execute()
     return Outcome(acked=hwm, applied=applied, duplicates=duplicates, buffered=buffered, blocked=blocked)
+
+
+def _skip_restore_gap(rep: Replicator, key: tuple[str, str, str], hwm: int, floor: int) -> int:
+    """The sender deleted ``hwm+1 .. floor`` because this node acknowledged them, yet our
+    mark is lower: this store was restored from a backup taken before those applies. The
+    numbers can never arrive again, so waiting would stall the channel forever. Jump the
+    mark and raise an audited alarm naming what was lost (known gap closed; F8, rule 19).
+    State-carrying documents (case versions, statistics snapshots, directive progress)
+    heal with the next change; the alarm tells the operator what to re-check."""
+    peer, epoch, channel = key
+    (InboxPending.delete()
+        .where((InboxPending.peer == peer) & (InboxPending.epoch == epoch)
+               & (InboxPending.channel == channel) & (InboxPending.seq <= floor))
+        .execute())
+    # a document held in the restored quarantine was retried or skipped after the backup
+    # (the sender saw it acknowledged): it no longer heads the channel
+    (Quarantine.update(state="superseded")
+        .where((Quarantine.peer == peer) & (Quarantine.epoch == epoch) & (Quarantine.channel == channel)
+               & (Quarantine.seq <= floor) & (Quarantine.state == "held"))
+        .execute())
+    lost = f"#{hwm + 1}" if floor == hwm + 1 else f"#{hwm + 1}–#{floor}"
+    detail = (f"{channel} {lost}（{floor - hwm} 份）epoch {epoch}：对端已确认删除，本节点恢复备份后缺失，"
+              f"其效果需核对 / {floor - hwm} document(s) {lost} that {peer} deleted as acknowledged are "
+              f"missing here (store restored from an older backup); mark moved on, check their effects")
+    audit(rep, "restore_gap", peer, detail)
+    log.error("restore gap from %s: %s", peer, detail)
+    return floor
 
 
 def _check_duplicate(key: tuple[str, str, str], seq: int, digest: str, receipts: list[dict[str, Any]]) -> None:

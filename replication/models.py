@@ -98,7 +98,7 @@ class Quarantine(BaseModel):
     body = TextField()
     route = TextField()
     error = TextField()
-    state = CharField(default="held")        # held | retried | skipped
+    state = CharField(default="held")        # held | retried | skipped | superseded (restore gap)
     created_at = DateTimeField()
     attempts = IntegerField(default=1)
 
@@ -110,7 +110,7 @@ class ReplicationAudit(BaseModel):
     id = AutoField()
     at = DateTimeField(index=True)
     actor = CharField()
-    action = CharField()        # quarantine | retry | skip | conflict | epoch | refused
+    action = CharField()        # quarantine | retry | skip | conflict | epoch | refused | restore_gap
     peer = CharField(null=True)
     detail = TextField()
 

@@ -120,6 +120,13 @@ def _error_message(resp: requests.Response) -> str:
         return f"HTTP {resp.status_code}: {resp.text[:200]!r}"
 
 
+def _error_code(resp: requests.Response) -> str | None:
+    try:
+        return str(resp.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _handle_refusal(rep: Replicator, code: str, resp: requests.Response) -> None:
     message = _error_message(resp)
     if resp.status_code == 409:
@@ -134,6 +141,11 @@ def _handle_refusal(rep: Replicator, code: str, resp: requests.Response) -> None
         except ValueError:
             retry_after = float(rep.settings.retry_after_s)
         _record_failure(rep, code, message, retry_after_s=retry_after)
+        return
+    if _error_code(resp) == "replayed":
+        # Our own fresh nonce seen before: the network delivered this request twice and
+        # the copy that answered was the second. Nothing is wrong with the link; retry soon.
+        _record_failure(rep, code, message)
         return
     if 400 <= resp.status_code < 500 and resp.status_code != 408:
         _record_failure(rep, code, message, to_cap=True)
@@ -199,11 +211,22 @@ def batch_bytes(rep: Replicator, code: str, channel: str, rows: list[OutboxEntry
     routes = [r.route for r in rows]
     origins = {json.loads(route)[0] for route in set(routes)}
     head = {"protocol": documents.PROTOCOL, "sender": rep.code, "receiver": code, "channel": channel,
-            "epoch": rows[0].epoch, "records": trust.records_for(origins), **(extra or {})}
+            "epoch": rows[0].epoch, "acked_before": acked_floor(rows),
+            "records": trust.records_for(origins), **(extra or {})}
     head_bytes = json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     entries = b",".join(b'{"seq":%d,"route":%s,"doc":%s}' % (r.seq, r.route.encode("utf-8"), r.body.encode("utf-8"))
                         for r in rows)
     return head_bytes[:-1] + b',"entries":[' + entries + b"]}"
+
+
+def acked_floor(rows: list[OutboxEntry]) -> int:
+    """What the receiver has acknowledged in this epoch, as the outbox shows it.
+
+    ``outbox.pending`` starts at the lowest entry still queued in the epoch, and an entry
+    leaves the outbox only when the receiver acknowledges it (``outbox.acknowledge``;
+    re-addressing renumbers, it does not delete), so every lower number was acknowledged.
+    A receiver whose mark is below this lost those applies with a restore (F8; rule 4)."""
+    return rows[0].seq - 1
 
 
 def _batch_from_rows(rep: Replicator, code: str, channel: str, rows: list[OutboxEntry]) -> Batch:
@@ -211,7 +234,7 @@ def _batch_from_rows(rep: Replicator, code: str, channel: str, rows: list[Outbox
     origins = {e.doc["origin"] for e in entries}
     records = trust.records_for(origins)
     return Batch(sender=rep.code, receiver=code, channel=channel, epoch=rows[0].epoch, entries=entries,
-                 records=records)
+                 records=records, acked_before=acked_floor(rows))
 
 
 def serve_pull(rep: Replicator, child: str, channel: str, marks: dict[str, int]) -> bytes:

@@ -7,7 +7,9 @@ from typing import Any
 from peewee import fn
 
 from federation.models import KnownKey, Link
-from replication.models import OutboxEntry, Quarantine
+from replication.models import OutboxEntry, Quarantine, ReplicationAudit
+
+GAP_ALARM_DAYS = 7  # a restore gap stays in the warnings this long; the audit keeps it forever
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -32,6 +34,12 @@ def link_report(now: datetime) -> list[dict[str, Any]]:
     held: dict[str, int] = dict(Quarantine.select(Quarantine.peer, fn.COUNT(Quarantine.id))  # type: ignore[arg-type]
                                 .where(Quarantine.state == "held")
                                 .group_by(Quarantine.peer).tuples())
+    gaps: dict[str, ReplicationAudit] = {}
+    for row in (ReplicationAudit.select()
+                .where((ReplicationAudit.action == "restore_gap")
+                       & (ReplicationAudit.at >= now - timedelta(days=GAP_ALARM_DAYS)))
+                .order_by(ReplicationAudit.id)):
+        gaps[row.peer] = row   # the latest per peer
     out = []
     for link in Link.select().order_by(Link.role, Link.code):
         key = (KnownKey.select(KnownKey.key_id)
@@ -54,6 +62,8 @@ def link_report(now: datetime) -> list[dict[str, Any]]:
             "key_id": key.key_id if key else None,
             "clock_skew_s": link.clock_skew_s,
             "pull_only": link.pull_only,
+            "restore_gap": ({"at": _iso(gaps[link.code].at), "detail": gaps[link.code].detail}
+                            if link.code in gaps else None),
         })
     return out
 
@@ -66,6 +76,8 @@ def warnings(now: datetime, silent_after_hours: int = 24) -> list[str]:
         if row["quarantined"]:
             out.append(f"链路 {row['code']} 有 {row['quarantined']} 份隔离文档 / quarantined documents: "
                        f"n12315 quarantine list")
+        if row["restore_gap"]:
+            out.append(f"链路 {row['code']} 恢复缺口 / restore gap: {row['restore_gap']['detail']}")
         last = row["last_ok"] or row["last_seen"]
         if row["state"] == "active" and last and now - datetime.fromisoformat(last) > timedelta(hours=silent_after_hours):
             out.append(f"链路 {row['code']} 已静默超过 {silent_after_hours} 小时 / silent for over {silent_after_hours} h")

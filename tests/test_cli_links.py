@@ -62,7 +62,7 @@ def test_invite_prints_token_last_then_join_and_list(homes):
     assert res.exit_code == 0
     assert json.loads(res.stdout) == [{"code": "440305", "level": "county", "role": "child",
                                        "url": "http://440305.test", "state": "active",
-                                       "backlog": 0, "last_ok": None}]
+                                       "backlog": 0, "last_ok": None, "mode": "push"}]
     res = run(runner, child_home, "link", "list", "--json")
     (row,) = json.loads(res.stdout)
     assert (row["code"], row["role"], row["level"], row["state"]) == (
@@ -81,6 +81,33 @@ def test_invite_prints_token_last_then_join_and_list(homes):
     assert res.exit_code == 0, res.stderr
     (row,) = json.loads(run(runner, parent_home, "link", "list", "--json").stdout)
     assert row["state"] == "revoked"
+
+
+def test_pull_only_child_is_never_pushed_to_and_mode_can_change(homes):
+    """Rule 9: a station behind an intranet joins with --pull-only; the parent's admin can
+    switch the mode later; a wrong code is refused in one line and changes nothing."""
+    runner, parent_home, child_home = homes
+    token = run(runner, parent_home, "link", "invite", "--child", "440305").stdout.strip().splitlines()[-1]
+    res = run(runner, child_home, "link", "join", "--parent", PARENT_URL, "--token", token, "--pull-only")
+    assert res.exit_code == 0, res.stderr
+    (row,) = json.loads(run(runner, parent_home, "link", "list", "--json").stdout)
+    assert row["mode"] == "pull"
+    assert " pull " in run(runner, parent_home, "link", "list").stdout
+
+    res = run(runner, parent_home, "link", "mode", "440305", "push")
+    assert res.exit_code == 0 and "push" in res.stdout
+    (row,) = json.loads(run(runner, parent_home, "link", "list", "--json").stdout)
+    assert row["mode"] == "push"
+
+    for home, code, message, exit_code in ((parent_home, "440306", "没有与 440306 的链路", 1),
+                                           (child_home, "440300", "不是下级", 2)):
+        res = run(runner, home, "link", "mode", code, "pull")
+        assert res.exit_code == exit_code
+        assert res.stderr.strip().splitlines() == [res.stderr.strip()] and message in res.stderr
+    res = run(runner, parent_home, "link", "mode", "440305", "sideways")
+    assert res.exit_code == 2 and "sideways" in res.stderr
+    (row,) = json.loads(run(runner, parent_home, "link", "list", "--json").stdout)
+    assert row["mode"] == "push"
 
 
 def test_join_with_bad_token_fails_with_one_line(homes):

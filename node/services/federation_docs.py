@@ -187,7 +187,7 @@ jobs.JOB_FACTORIES.append(_jobs)
 __all__ = ["ping", "ping_report", "push_changes", "json"]
 
 
-def join_parent(node: Node, parent_url: str, token: str) -> dict:
+def join_parent(node: Node, parent_url: str, token: str, pull_only: bool = False) -> dict:
     """``link join`` at a node: join the parent, and when this replaces an earlier parent
     (a county moved to another prefecture, F19), move what was queued for the old parent
     to the new one so nothing is lost across the switch."""
@@ -199,7 +199,7 @@ def join_parent(node: Node, parent_url: str, token: str) -> dict:
         result = links.join_parent(
             parent_url, token, identity=links.identity_of(node), keypair=node.keypair,
             session=node.session(), now=node.now(), is_within=load_divisions().is_within,
-            timeout_s=node.config.replication.request_timeout_s)
+            timeout_s=node.config.replication.request_timeout_s, pull_only=pull_only)
         new_code = result["parent"]["code"]
         if old_code and old_code != new_code:
             with write_tx(node.db):

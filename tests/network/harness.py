@@ -72,7 +72,10 @@ class NetworkAdapter(BaseAdapter):
         response = self.net.deliver(dst, request)
         if faults.duplicate and rng.random() < faults.duplicate:
             self.net.stats["duplicated"] += 1
-            response = self.net.deliver(dst, request)
+            second = self.net.deliver(dst, request)
+            # a retrying middlebox hands back one of the two answers, either one
+            if rng.random() < 0.5:
+                response = second
         if faults.drop_response and rng.random() < faults.drop_response:
             self.net.stats["dropped_responses"] += 1
             raise requests.ConnectionError("response lost (fault)")
@@ -182,7 +185,7 @@ class Network:
         self.partitioned_pairs.get(b or "", set()).discard(a)
 
     # -- linking through the operators' code path -------------------------------------------
-    def link(self, parent: str, child: str) -> None:
+    def link(self, parent: str, child: str, *, pull_only: bool = False) -> None:
         from federation import links
         from node.divisions import load_divisions
         p, c = self.nodes[parent], self.nodes[child]
@@ -190,7 +193,7 @@ class Network:
             token = links.create_invite(child, p.code, p.config.invite_ttl_hours, p.now(),
                                         load_divisions().is_within)
         from node.services import federation_docs
-        federation_docs.join_parent(c, self.url_of(parent), token)
+        federation_docs.join_parent(c, self.url_of(parent), token, pull_only=pull_only)
 
     # -- replication helpers -----------------------------------------------------------------
     def sync(self, code: str, force: bool = True):

@@ -16,7 +16,7 @@ import requests
 from federation.models import Link
 from node.services.replication_glue import replicator
 from replication import documents, inbox, outbox, sender
-from replication.models import InboxPending, Quarantine, ReplicationAudit
+from replication.models import InboxMark, InboxPending, Quarantine, ReplicationAudit
 from tests.network import notes
 from tests.network.harness import Faults
 
@@ -88,6 +88,27 @@ def test_f3_same_batch_delivered_twice(pair):
     ids = [notes.send(pair.nodes["440305"], "440305001", i) for i in range(30)]
     settle_with_time(pair)
     assert pair.stats["duplicated"] > 0
+    assert_exactly_once(pair, "440305001", "440305", ids)
+    assert pair.backlog("440305") == 0, "every copy's answer, even 'replayed', leads to an acknowledgement"
+
+
+def test_f3_replayed_answer_to_a_duplicated_request_is_not_a_long_backoff(pair):
+    """The copy that answered was the second: 401 "replayed" for our own fresh nonce. That
+    is the network, not a bad key: retry on the normal schedule, never the one-hour cap."""
+    county = pair.nodes["440305"]
+    ids = [notes.send(county, "440305001", i) for i in range(3)]
+    pair.faults["440305"] = Faults(duplicate=1.0)
+    pair.rng.random = lambda: 0.0      # duplicate every request, hand back the second answer
+    pair.sync("440305", force=True)
+    with county.activate():
+        link = Link.get(Link.code == "440305001")
+        wait = (link.next_try_at.replace(tzinfo=pair.clock().tzinfo) - pair.clock()).total_seconds()
+    assert "replayed" in link.last_error
+    assert wait <= 2 * county.config.replication.backoff_base_s   # first attempt: base × 2¹, jittered down
+    pair.faults.clear()
+    pair.clock.advance(wait + 1)
+    pair.sync("440305", force=False)
+    assert pair.backlog("440305") == 0
     assert_exactly_once(pair, "440305001", "440305", ids)
 
 
@@ -217,6 +238,98 @@ def test_f8_restored_from_backup_starts_new_epoch(pair, tmp_path):
     assert all(got.get(i) == 1 for i in first + second), "no silent dedup hit after a restore"
     with county.activate():
         assert ReplicationAudit.select().where(ReplicationAudit.action == "epoch").count() == 1
+
+
+def _restore_station_from(pair, backup):
+    home = pair.nodes["440305001"].config.home_path
+    pair.nodes["440305001"].close()
+    for suffix in ("-wal", "-shm"):
+        (home / f"node.db{suffix}").unlink(missing_ok=True)
+    shutil.copy(backup, home / "node.db")
+    station = pair.restart("440305001")
+    notes.install(station)
+    return station
+
+
+@pytest.mark.parametrize("mode", ["push", "pull"])
+def test_f8_restored_receiver_moves_past_what_it_acknowledged_before(pair, tmp_path, mode):
+    """The *receiver* is restored: what it acknowledged after the backup is gone from the
+    sender's outbox and can never come again. The channel must not stall on that gap; the
+    loss is named in an audited alarm and in ``status``; later documents arrive once."""
+    from node.db import is_sqlite
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    if not is_sqlite(station.db):
+        pytest.skip("file-level backup and restore is a SQLite scenario (the mark-level test runs on both)")
+    if mode == "pull":   # the station cannot take inbound connections: only its pulls move documents
+        with county.activate():
+            Link.update(pull_only=True).where(Link.code == "440305001").execute()
+    notes.send(county, "440305001", 0)
+    pair.settle()
+    station.db.execute_sql("PRAGMA wal_checkpoint(FULL)")
+    backup = tmp_path / "station-backup.db"
+    shutil.copy(station.config.home_path / "node.db", backup)
+    lost = [notes.send(county, "440305001", i) for i in range(1, 6)]
+    pair.settle()
+    assert pair.backlog("440305") == 0, "the county deleted what the station acknowledged"
+    station = _restore_station_from(pair, backup)
+    later = [notes.send(county, "440305001", i) for i in range(6, 11)]
+    pair.settle()
+    assert pair.backlog("440305") == 0, f"the channel stalled on the restore gap ({mode})"
+    got = notes.applied(station)
+    assert [got.get(i) for i in later] == [1] * 5
+    assert not any(i in got for i in lost), "documents lost with the restore cannot reappear"
+    assert notes.order(station, "440305") == [0, 6, 7, 8, 9, 10]
+    with station.activate():
+        alarms = list(ReplicationAudit.select().where(ReplicationAudit.action == "restore_gap"))
+        assert len(alarms) == 1 and alarms[0].peer == "440305"
+        assert "#2–#6" in alarms[0].detail and "5 document(s)" in alarms[0].detail
+        from replication import status
+        assert any("restore gap" in w and "#2–#6" in w for w in status.warnings(station.now()))
+
+
+def test_f8_receiver_mark_behind_the_senders_floor_jumps_once(pair):
+    """The same fault at the level of the marks, so it also runs on PostgreSQL: the
+    receiver's mark goes back (as a restore leaves it) with a document of that range held
+    in quarantine; the next batch's floor moves it on, the held one is superseded."""
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    [notes.send(county, "440305001", i) for i in range(5)]
+    pair.settle()
+    with station.activate():
+        mark = InboxMark.get(InboxMark.peer == "440305")
+        Quarantine.insert(peer="440305", epoch=mark.epoch, channel="cases", seq=4, doc_kind="test.note",
+                          doc_id="x", digest="d", body="{}", route="[]", error="old", created_at=station.now()
+                          ).execute()
+        InboxMark.update(hwm=2).where(InboxMark.peer == "440305").execute()
+    later = [notes.send(county, "440305001", i) for i in range(5, 8)]
+    pair.settle()
+    assert_exactly_once(pair, "440305001", "440305", later)
+    assert notes.order(station, "440305") == list(range(8))
+    with station.activate():
+        assert InboxMark.get(InboxMark.peer == "440305").hwm == 8
+        alarms = [a.detail for a in ReplicationAudit.select().where(ReplicationAudit.action == "restore_gap")]
+        assert len(alarms) == 1 and "#3–#5" in alarms[0]
+        assert Quarantine.get(Quarantine.seq == 4).state == "superseded"
+    # the link keeps working and raises nothing more
+    [notes.send(county, "440305001", i) for i in range(8, 10)]
+    pair.settle()
+    with station.activate():
+        assert ReplicationAudit.select().where(ReplicationAudit.action == "restore_gap").count() == 1
+
+
+def test_floor_at_or_above_the_first_entry_is_a_malformed_batch(pair):
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    notes.send(county, "440305001", 1)
+    with county.activate():
+        rows = outbox.pending("440305001", "cases", 10)
+        body = sender._batch_from_rows(replicator(county), "440305001", "cases", rows).to_dict()
+    for bad in (1, -1, "3", True):
+        with pytest.raises(documents.EnvelopeError) as err:
+            documents.Batch.from_dict({**body, "acked_before": bad}, 200)
+        assert err.value.field == "acked_before"
+    assert documents.Batch.from_dict({**body, "acked_before": 0}, 200).acked_before == 0
+    # a 1.1 sender sends no floor at all: still accepted
+    old = {k: v for k, v in body.items() if k != "acked_before"}
+    assert documents.Batch.from_dict({**old, "protocol": "1.1"}, 200).acked_before == 0
 
 
 def test_f8_same_key_different_content_is_an_alarm(pair):
@@ -403,3 +516,40 @@ def test_f5_station_offline_drains_with_bounded_batches(pair):
     assert rounds < 100
     assert_exactly_once(pair, "440305001", "440305", down)
     assert_exactly_once(pair, "440305", "440305001", up)
+
+
+def test_f1_f2_f3_f4_pull_only_station_behind_an_intranet(tmp_path, seed, network_db_url):
+    """Rule 9: the county cannot open a connection to the station at all; the station
+    joined with ``--pull-only`` and moves both directions itself (pull down, push up),
+    through dropped requests, lost answers, duplicates and held-back requests."""
+    from tests.network.conftest import build
+    from tests.network.harness import Network
+    net = Network(tmp_path, seed=seed, db_url_for=network_db_url)
+    try:
+        build(net, [("county", "440305"), ("station", "440305001")], {})
+        net.link("440305", "440305001", pull_only=True)
+        county, station = net.nodes["440305"], net.nodes["440305001"]
+        net.faults["440305"] = Faults(partitioned={"440305001"})
+        down, up = [], []
+        for round_ in range(10):
+            net.faults["440305001"] = Faults(drop_request=0.3, drop_response=0.3, duplicate=0.3, hold=0.15)
+            down += [notes.send(county, "440305001", round_ * 15 + i) for i in range(15)]
+            up += [notes.send(station, "440305", round_ * 15 + i) for i in range(15)]
+            for _ in range(3):
+                net.sync("440305001", force=True)
+                net.sync("440305", force=True)
+            net.clock.advance(61)
+        net.faults["440305001"] = Faults()
+        settle_with_time(net)
+        net.release_held()
+        settle_with_time(net)
+        assert min(net.stats.values()) > 0, net.stats
+        assert_exactly_once(net, "440305001", "440305", down)
+        assert_exactly_once(net, "440305", "440305001", up)
+        assert notes.order(station, "440305") == list(range(150))
+        with county.activate():
+            link = Link.get(Link.code == "440305001")
+            assert link.pull_only and link.last_error is None, "the county never tried to push"
+            assert link.last_seen_at is not None
+    finally:
+        net.close()
