@@ -126,8 +126,17 @@ def _m0001_initial(db: Database) -> None:
     node_models.create_search_index(db)
 
 
+def _m0002_ping_arrival(db: Database) -> None:
+    """``ping_log.arrival``: the order pings were applied in, so ``pings`` can show that a
+    link delivered them in the order sent (F4). A store created at version 1 by this code
+    already has the column (0001 creates today's tables)."""
+    if "arrival" not in {c.name for c in db.get_columns("ping_log")}:
+        db.execute_sql("ALTER TABLE ping_log ADD COLUMN arrival BIGINT")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "initial schema", _m0001_initial),
+    (2, "ping arrival order", _m0002_ping_arrival),
 ]
 
 

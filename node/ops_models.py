@@ -2,7 +2,7 @@
 an operator's way to prove a path works, and the real-process tests' probe)."""
 from __future__ import annotations
 
-from peewee import CharField, DateTimeField, IntegerField
+from peewee import BigIntegerField, CharField, DateTimeField, IntegerField
 
 from federation.storage import BaseModel
 
@@ -15,6 +15,7 @@ class PingLog(BaseModel):
     sent_at = DateTimeField()
     answered_at = DateTimeField(null=True)  # out: when the pong came back
     received = IntegerField(default=0)      # in: how many times it was applied (must stay 1)
+    arrival = BigIntegerField(null=True)    # in: 1, 2, 3 … in the order applied here
 
 
 MODELS = [PingLog]

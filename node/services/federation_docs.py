@@ -131,8 +131,9 @@ def _apply_ping(node: Node, d: Delivery) -> None:
     if row is not None:  # cannot happen while the inbox holds its promise; count it if it does
         PingLog.update(received=PingLog.received + 1).where(PingLog.doc_id == d.doc["id"]).execute()
         return
+    arrival = PingLog.select().where(PingLog.direction == "in").count() + 1   # writes are serialised
     PingLog.create(doc_id=d.doc["id"], direction="in", peer=d.origin, seq=int(d.body.get("seq", 0)),
-                   sent_at=datetime.fromisoformat(d.doc["created_at"]), received=1)
+                   sent_at=datetime.fromisoformat(d.doc["created_at"]), received=1, arrival=arrival)
     _send(node, "federation.pong", d.origin, {"ping": d.doc["id"]})
 
 
@@ -148,7 +149,7 @@ def ping_report(node: Node) -> dict:
     """Sent/answered here, and what arrived from each origin: an exactly-once oracle for
     real-process tests (every seq once, none twice, none missing)."""
     out = list(PingLog.select().where(PingLog.direction == "out"))
-    inbound = list(PingLog.select().where(PingLog.direction == "in"))
+    inbound = list(PingLog.select().where(PingLog.direction == "in").order_by(PingLog.arrival))
     by_origin: dict[str, list[int]] = {}
     for r in inbound:
         by_origin.setdefault(r.peer, []).append(r.seq)
@@ -156,7 +157,9 @@ def ping_report(node: Node) -> dict:
         "sent": len(out), "answered": sum(1 for r in out if r.answered_at),
         "sent_to": {peer: sum(1 for r in out if r.peer == peer) for peer in {r.peer for r in out}},
         "received": len(inbound), "applied_more_than_once": [r.doc_id for r in inbound if r.received != 1],
-        "from": {peer: {"count": len(seqs), "distinct": len(set(seqs)), "min": min(seqs), "max": max(seqs)}
+        # in_order: applied in the order they were sent (per origin; rule 7, F4)
+        "from": {peer: {"count": len(seqs), "distinct": len(set(seqs)), "min": min(seqs), "max": max(seqs),
+                        "in_order": seqs == sorted(seqs)}
                  for peer, seqs in by_origin.items()},
     }
 

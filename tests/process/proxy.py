@@ -4,8 +4,10 @@ A node is initialised with its URL pointing at the proxy, so every request its p
 send it passes through here. Modes, switchable while running: ``pass``; ``drop_request``
 (close the connection before forwarding: F1); ``drop_response`` (forward, let the node
 commit, then close without answering: F2); ``duplicate`` (forward twice at once: F3);
-``tamper`` (flip a digit in the body, keep the signature headers: F24). Every request
-seen is captured so a test can replay it later (F23).
+``tamper`` (flip a digit in the body, keep the signature headers: F24); ``hold`` (keep a
+push back and close the connection, so the sender times out and retries; ``release_held``
+delivers the held ones late, newest first: F4). Every request seen is captured so a test
+can replay it later (F23).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ class FaultProxy:
     mode: str = "pass"
     captured: list[Captured] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    held: list[Captured] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -100,6 +103,9 @@ class FaultProxy:
                 self.captured.append(req)
             if mode == "drop_request" and req.path.startswith("/federation/v1/p"):
                 return
+            if mode == "hold" and req.path.startswith("/federation/v1/push"):
+                self.held.append(req)
+                return
             if mode == "tamper" and req.path.startswith("/federation/v1/push"):
                 req = Captured(req.method, req.path, req.headers, _flip_digit(req.body))
             if mode == "duplicate" and req.path.startswith("/federation/v1/push"):
@@ -129,6 +135,12 @@ class FaultProxy:
 
     def replay(self, req: Captured) -> requests.Response:
         return self._forward(req)
+
+    def release_held(self) -> list[int]:
+        """Deliver the held requests late, newest first; the answers go nowhere (their
+        senders gave up on them long ago). Returns the status codes."""
+        held, self.held = self.held, []
+        return [self._forward(req).status_code for req in reversed(held)]
 
 
 def _flip_digit(body: bytes) -> bytes:
