@@ -113,13 +113,14 @@ class Federation:
         (self.base_dir / "tokens.json").write_text(
             json.dumps({c: n.tokens for c, n in self.nodes.items()}, ensure_ascii=False, indent=1))
 
-    def start(self, code: str) -> None:
+    def start(self, code: str, wrap: list[str] | None = None) -> None:
+        """Start ``serve`` for one node; ``wrap`` is a command prefix (a tracer, say)."""
         n = self.nodes[code]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "N12315_REPLICATION__PUSH_INTERVAL_S": "0.5",
                "N12315_REPLICATION__PULL_INTERVAL_S": "1", "N12315_REPLICATION__BACKOFF_CAP_S": "5",
                **self.env}
         with open(n.home / "serve.log", "ab") as log_file:  # the child keeps its own descriptor
-            n.proc = subprocess.Popen([sys.executable, "-m", "admin_cli", "--home", str(n.home), "serve",
+            n.proc = subprocess.Popen([*(wrap or []), sys.executable, "-m", "admin_cli", "--home", str(n.home), "serve",
                                        "--port", str(n.port)], stdout=log_file, stderr=subprocess.STDOUT, env=env,
                                       start_new_session=True)
 
@@ -146,11 +147,15 @@ class Federation:
     def stop(self, code: str, sig: int = signal.SIGTERM) -> None:
         n = self.nodes[code]
         if n.proc is not None and n.proc.poll() is None:
-            n.proc.send_signal(sig)
+            # the whole session: a wrapped serve runs as the wrapper's child
+            try:
+                os.killpg(n.proc.pid, sig)
+            except ProcessLookupError:
+                pass
             try:
                 n.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                n.proc.kill()
+                os.killpg(n.proc.pid, signal.SIGKILL)
                 n.proc.wait()
         n.proc = None
 

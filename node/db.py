@@ -132,6 +132,7 @@ def _m0002_ping_arrival(db: Database) -> None:
     already has the column (0001 creates today's tables)."""
     if "arrival" not in {c.name for c in db.get_columns("ping_log")}:
         db.execute_sql("ALTER TABLE ping_log ADD COLUMN arrival BIGINT")
+        db.execute_sql("CREATE INDEX IF NOT EXISTS ping_log_arrival ON ping_log (arrival)")
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [

@@ -15,7 +15,7 @@ class PingLog(BaseModel):
     sent_at = DateTimeField()
     answered_at = DateTimeField(null=True)  # out: when the pong came back
     received = IntegerField(default=0)      # in: how many times it was applied (must stay 1)
-    arrival = BigIntegerField(null=True)    # in: 1, 2, 3 … in the order applied here
+    arrival = BigIntegerField(null=True, index=True)   # in: 1, 2, 3 … in the order applied here
 
 
 MODELS = [PingLog]
