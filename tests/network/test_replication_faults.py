@@ -225,13 +225,7 @@ def test_f8_restored_from_backup_starts_new_epoch(pair, tmp_path):
     shutil.copy(home / "node.db", backup)
     first = [notes.send(county, "440305001", i) for i in range(5)]
     pair.settle()
-    # the disk dies; the operator restores last night's backup
-    pair.nodes["440305"].close()
-    for suffix in ("-wal", "-shm"):
-        (home / f"node.db{suffix}").unlink(missing_ok=True)
-    shutil.copy(backup, home / "node.db")
-    county = pair.restart("440305")
-    notes.install(county)
+    county = _restore_from(pair, "440305", backup)   # the disk dies; last night's backup comes back
     second = [notes.send(county, "440305001", 100 + i) for i in range(5)]
     pair.settle()
     got = notes.applied(pair.nodes["440305001"])
@@ -240,15 +234,16 @@ def test_f8_restored_from_backup_starts_new_epoch(pair, tmp_path):
         assert ReplicationAudit.select().where(ReplicationAudit.action == "epoch").count() == 1
 
 
-def _restore_station_from(pair, backup):
-    home = pair.nodes["440305001"].config.home_path
-    pair.nodes["440305001"].close()
+def _restore_from(pair, code, backup):
+    """Stop a node, put a copy of its database back in place, start it again."""
+    home = pair.nodes[code].config.home_path
+    pair.nodes[code].close()
     for suffix in ("-wal", "-shm"):
         (home / f"node.db{suffix}").unlink(missing_ok=True)
     shutil.copy(backup, home / "node.db")
-    station = pair.restart("440305001")
-    notes.install(station)
-    return station
+    node = pair.restart(code)
+    notes.install(node)
+    return node
 
 
 @pytest.mark.parametrize("mode", ["push", "pull"])
@@ -271,7 +266,7 @@ def test_f8_restored_receiver_moves_past_what_it_acknowledged_before(pair, tmp_p
     lost = [notes.send(county, "440305001", i) for i in range(1, 6)]
     pair.settle()
     assert pair.backlog("440305") == 0, "the county deleted what the station acknowledged"
-    station = _restore_station_from(pair, backup)
+    station = _restore_from(pair, "440305001", backup)
     later = [notes.send(county, "440305001", i) for i in range(6, 11)]
     pair.settle()
     assert pair.backlog("440305") == 0, f"the channel stalled on the restore gap ({mode})"
