@@ -329,7 +329,7 @@ def accept_join(
                 "token_used", "邀请令牌已被使用 / invite token has already been used", 409
             )
         _upsert_link(code, info["level"], "child", info["name"], info["url"], now,
-                     pull_only=child_info.get("pull_only") is True)
+                     pull_only=info.get("pull_only") is True)
         try:
             trust.store_records({code: record}, [], now, replace=True)
         except TrustError as exc:

@@ -28,7 +28,7 @@ from typing import Any
 from federation.models import Link
 from federation.storage import write_tx
 from node.directive_models import PublicWarning
-from node.errors import NodeError, conflict, forbidden, invalid, not_found
+from node.errors import conflict, forbidden, invalid, not_found
 from node.runtime import Node
 from node.services.directives import (
     CATEGORIES,
@@ -37,9 +37,9 @@ from node.services.directives import (
     _aware,
     _db_time,
     _dumps,
+    _json_object,
     _require_role,
     _text,
-    _unknown_fields,
     as_actor,
     is_within,
     show,
@@ -94,9 +94,7 @@ def publish(node: Node, payload: Any, actor: Any) -> dict[str, Any]:
     """Publish a warning or tip here and down to every node below."""
     actor = as_actor(actor)
     _require_role(actor, PUBLISH_ROLES)
-    if not isinstance(payload, Mapping):
-        raise NodeError(400, "malformed", "请求体须为 JSON 对象 / body must be a JSON object")
-    _unknown_fields(payload, FIELDS)
+    payload = _json_object(payload, FIELDS)
     title = _text(payload, "title", required=True, max_len=200, label="标题")
     body = _text(payload, "body", required=True, max_len=20_000, label="正文")
     kind = payload.get("kind", "warning")
@@ -139,10 +137,7 @@ def withdraw(node: Node, warning_id: str, payload: Any, actor: Any) -> dict[str,
     """Withdraw a warning at its publisher; every node below takes it off its feed."""
     actor = as_actor(actor)
     _require_role(actor, PUBLISH_ROLES)
-    payload = payload or {}
-    if not isinstance(payload, Mapping):
-        raise NodeError(400, "malformed", "请求体须为 JSON 对象 / body must be a JSON object")
-    _unknown_fields(payload, ("reason",))
+    payload = _json_object(payload, ("reason",), optional=True)
     reason = _text(payload, "reason", required=False, max_len=2000) or ""
     now = node.now()
     rep = replicator(node)

@@ -166,6 +166,17 @@ def is_within(code: str, ancestor: str) -> bool:
     return bool(_divisions().is_within(code, ancestor))
 
 
+def _json_object(payload: Any, allowed: Iterable[str], *, optional: bool = False) -> Mapping[str, Any]:
+    """The request body as an object with only ``allowed`` fields (400/422 naming the field);
+    ``optional``: an absent body counts as ``{}``."""
+    if optional and payload is None:
+        payload = {}
+    if not isinstance(payload, Mapping):
+        raise NodeError(400, "malformed", "请求体须为 JSON 对象 / body must be a JSON object")
+    _unknown_fields(payload, allowed)
+    return payload
+
+
 def _unknown_fields(payload: Mapping[str, Any], allowed: Iterable[str], prefix: str = "") -> None:
     allowed = set(allowed)
     for key in payload:
@@ -484,9 +495,7 @@ UPDATE_FIELDS = ("title", "body", "severity", "urgency", "certainty", "category"
 
 
 def _parse_issue(node: Node, payload: Any) -> dict[str, Any]:
-    if not isinstance(payload, Mapping):
-        raise NodeError(400, "malformed", "请求体须为 JSON 对象 / body must be a JSON object")
-    _unknown_fields(payload, ISSUE_FIELDS)
+    payload = _json_object(payload, ISSUE_FIELDS)
     plan: Plan | None = None
     if payload.get("plan") is not None:
         if not isinstance(payload["plan"], str):
@@ -593,6 +602,18 @@ def _relay_again(node: Node, directive_id: str, doc: dict[str, Any], now: dateti
             delivery.forward(relay.child)
         else:
             outbox.enqueue(rep, relay.child, CHANNEL, doc, [node.code], now)
+
+
+def _send_change(node: Node, row: Directive, msg_type: str, content: dict[str, Any], note: str,
+                 now: datetime) -> None:
+    """At the issuer, inside the caller's transaction: sign a CAP Update or Cancel, keep it
+    with the directive's messages and send it after the original (rule 18)."""
+    doc = documents.create(f"directive.{msg_type.lower()}", channel=CHANNEL, origin=node.code, dest=node.code,
+                           body=content, keypair=node.keypair, now=now)
+    row.save()
+    DirectiveMessage.insert(directive_id=row.directive_id, version=row.version, msg_type=msg_type,
+                            sent_at=_db_time(now), doc_id=doc["id"], doc=_dumps(doc), note=note).execute()
+    _relay_again(node, row.directive_id, doc, now, None)
 
 
 def issue(node: Node, payload: Any, actor: Any, *, case_id: str | None = None) -> dict[str, Any]:
@@ -704,22 +725,14 @@ def update(node: Node, directive_id: str, payload: Any, actor: Any) -> dict[str,
         row.updated_at = _db_time(now)
         content = {**_content(row), "msg_type": "Update", "sent_at": show(now), "note": note,
                    "changed": sorted(changes)}
-        doc = documents.create("directive.update", channel=CHANNEL, origin=node.code, dest=node.code, body=content,
-                               keypair=node.keypair, now=now)
-        row.save()
-        DirectiveMessage.insert(directive_id=directive_id, version=row.version, msg_type="Update",
-                                sent_at=_db_time(now), doc_id=doc["id"], doc=_dumps(doc), note=note).execute()
-        _relay_again(node, directive_id, doc, now, None)
+        _send_change(node, row, "Update", content, note, now)
     return get(node, directive_id, actor)
 
 
 def cancel(node: Node, directive_id: str, payload: Any, actor: Any) -> dict[str, Any]:
     """A CAP ``Cancel``: the directive stops; acknowledgements and reports are refused after it."""
     actor = as_actor(actor)
-    payload = payload or {}
-    if not isinstance(payload, Mapping):
-        raise NodeError(400, "malformed", "请求体须为 JSON 对象 / body must be a JSON object")
-    _unknown_fields(payload, ("reason",))
+    payload = _json_object(payload, ("reason",), optional=True)
     reason = _text(payload, "reason", required=False, max_len=NOTE_MAX) or ""
     now = node.now()
     with write_tx(node.db):
@@ -731,12 +744,7 @@ def cancel(node: Node, directive_id: str, payload: Any, actor: Any) -> dict[str,
         row.updated_at = _db_time(now)
         content = {"directive_id": directive_id, "version": row.version, "msg_type": "Cancel",
                    "issuer": node.code, "sent_at": show(now), "reason": reason, "cancelled_by": actor.display}
-        doc = documents.create("directive.cancel", channel=CHANNEL, origin=node.code, dest=node.code, body=content,
-                               keypair=node.keypair, now=now)
-        row.save()
-        DirectiveMessage.insert(directive_id=directive_id, version=row.version, msg_type="Cancel",
-                                sent_at=_db_time(now), doc_id=doc["id"], doc=_dumps(doc), note=reason).execute()
-        _relay_again(node, directive_id, doc, now, None)
+        _send_change(node, row, "Cancel", content, reason, now)
     return get(node, directive_id, actor)
 
 
@@ -771,10 +779,7 @@ def acknowledge(node: Node, directive_id: str, payload: Any, actor: Any) -> dict
     """签收: a named person at a target node signs for the directive, once."""
     actor = as_actor(actor)
     _require_role(actor, ACK_ROLES)
-    payload = payload or {}
-    if not isinstance(payload, Mapping):
-        raise NodeError(400, "malformed", "请求体须为 JSON 对象 / body must be a JSON object")
-    _unknown_fields(payload, ("note", "name"))
+    payload = _json_object(payload, ("note", "name"), optional=True)
     note = _text(payload, "note", required=False, max_len=NOTE_MAX) or ""
     person = _person(payload, actor)
     now = node.now()
@@ -846,9 +851,7 @@ def add_report(node: Node, directive_id: str, payload: Any, actor: Any) -> dict[
     """
     actor = as_actor(actor)
     _require_role(actor, ACK_ROLES)
-    if not isinstance(payload, Mapping):
-        raise NodeError(400, "malformed", "请求体须为 JSON 对象 / body must be a JSON object")
-    _unknown_fields(payload, ("text", "counts", "attachments", "name"))
+    payload = _json_object(payload, ("text", "counts", "attachments", "name"))
     text = _text(payload, "text", required=True, max_len=REPORT_TEXT_MAX, label="反馈内容")
     counts = _parse_counts(payload.get("counts"))
     attachments = _parse_attachments(payload.get("attachments"))
