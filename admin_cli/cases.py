@@ -8,8 +8,8 @@ from __future__ import annotations
 import click
 
 from admin_cli.cli import Context, emit_json, pass_ctx
-from node.services import cases as svc
-from node.services import standard
+from node.cases import service as svc
+from node.cases import standard
 
 OPERATOR = svc.Actor("cli", "admin")
 

@@ -28,7 +28,7 @@ class Context:
 
     def node(self, *, background_checkpoint: bool = False):
         if self._node is None:
-            from node.runtime import open_node
+            from node.home import open_node
             self._node = open_node(self.home, background_checkpoint=background_checkpoint)
         return self._node
 

@@ -98,7 +98,7 @@ def everyone_acknowledges(fed: Federation, created: list[dict[str, Any]]) -> str
 
 @check("CAP 1.2 / the directive renders as a CAP alert valid against the OASIS schema")
 def cap_validates(fed: Federation, created: list[dict[str, Any]]) -> str:
-    from node.services import cap
+    from node.directives import cap
     directive_id = _directive(fed)
     checked = []
     for code in (HQ, next((c for c in fed.nodes if len(c) == 9), HQ)):

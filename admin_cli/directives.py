@@ -17,7 +17,7 @@ import click
 
 from admin_cli.cli import Context, emit_json, pass_ctx
 from node.errors import NodeError
-from node.services import directives as svc
+from node.directives import service as svc
 
 
 def _operator(by: str | None) -> svc.Actor:

@@ -95,7 +95,7 @@ def invite(ctx: Context, child_code: str, ttl_hours: float | None) -> None:
 @one_line_errors
 def join(ctx: Context, parent_url: str, token: str, pull_only: bool) -> None:
     """加入上级：交换密钥并取得至根的证书链 / join the parent: exchange keys, receive the chain."""
-    from node.services import federation_docs
+    from node.network import control as federation_docs
 
     node = ctx.node()
     result = federation_docs.join_parent(node, parent_url, token, pull_only=pull_only)
@@ -182,7 +182,7 @@ def key() -> None:
 @one_line_errors
 def rotate(ctx: Context) -> None:
     """启用新签名密钥；旧公钥保留以验证旧文档 / start a new key; the old one still verifies."""
-    from node.runtime import rotate_key
+    from node.home import rotate_key
 
     node = ctx.node()
     previous = node.keypair

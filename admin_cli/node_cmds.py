@@ -26,7 +26,7 @@ def init(ctx: Context, level: str, code: str, name: str, url: str, db_url: str |
 
     Refuses a home that already holds a node and changes nothing there.
     """
-    from node.runtime import init_home
+    from node.home import init_home
     node = init_home(ctx.home, level=level, code=code, name=name, url=url, db_url=db_url)
     ctx._node = node
     click.echo(f"已初始化{LEVEL_NAMES_ZH[level]}节点 {code} {name} / node initialised")
@@ -86,7 +86,7 @@ def serve(ctx: Context, host: str, port: int, threads: int, no_jobs: bool) -> No
 @pass_ctx
 def status(ctx: Context, as_json: bool) -> None:
     """节点、链路、积压与告警 / the node, its links, backlog, last success, last error."""
-    from node.services.status import collect
+    from node.network.status import collect
     node = ctx.node()
     doc = collect(node)
     if as_json:

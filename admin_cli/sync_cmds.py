@@ -20,14 +20,14 @@ def sync(ctx: Context, wait_s: float | None, as_json: bool) -> None:
     With --wait, repeats until every outbox is empty; exits non-zero if time runs out.
     Safe while `serve` runs in another process.
     """
-    from node.services.replication_glue import replicator
+    from node.network.replicator import replicator
     from replication import outbox, sender
     node = ctx.node()
     deadline = time.monotonic() + (wait_s or 0)
     total = sender.SyncReport()
     with node.activate():
         rep = replicator(node)
-        from node.services import federation_docs
+        from node.network import control as federation_docs
         federation_docs.push_changes(node)   # chains and revocations changed by link join/revoke
         first = True
         while True:
@@ -91,7 +91,7 @@ def q_list(ctx: Context, include_done: bool, as_json: bool) -> None:
 @pass_ctx
 def q_retry(ctx: Context, qid: int) -> None:
     """重新应用一份隔离文档 / apply a quarantined document again."""
-    from node.services.replication_glue import replicator
+    from node.network.replicator import replicator
     from replication.quarantine import retry
     node = ctx.node()
     with node.activate():
@@ -107,7 +107,7 @@ def q_retry(ctx: Context, qid: int) -> None:
 @pass_ctx
 def q_skip(ctx: Context, qid: int, reason: str) -> None:
     """跳过一份隔离文档（审计）/ skip a quarantined document (audited)."""
-    from node.services.replication_glue import replicator
+    from node.network.replicator import replicator
     from replication.quarantine import skip
     node = ctx.node()
     with node.activate():
@@ -130,9 +130,9 @@ def ping(ctx: Context, code: str, count: int, wait_s: float | None, as_json: boo
     Pings travel like any document (signed, queued, relayed hop by hop) and each answers
     with a pong. With --wait, syncs until every pong is back; exits non-zero if not.
     """
-    from node.ops_models import PingLog
-    from node.services import federation_docs
-    from node.services.replication_glue import replicator
+    from node.network.models import PingLog
+    from node.network import control as federation_docs
+    from node.network.replicator import replicator
     from replication import sender
     node = ctx.node()
     with node.activate():
@@ -165,7 +165,7 @@ def ping(ctx: Context, code: str, count: int, wait_s: float | None, as_json: boo
 @pass_ctx
 def pings(ctx: Context, as_json: bool) -> None:
     """探测统计：已发、已回应、已收（每个只应用一次）/ ping statistics of this node."""
-    from node.services import federation_docs
+    from node.network import control as federation_docs
     node = ctx.node()
     with node.activate():
         doc = federation_docs.ping_report(node)

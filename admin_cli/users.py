@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from admin_cli.cli import Context, emit_json, pass_ctx
-from node.services import users as svc
+from node.accounts import service as svc
 
 
 @click.group("user")

@@ -54,9 +54,9 @@ def _forty_node_tree() -> list[tuple[str, str, str | None]]:
 
 
 def _real_fanout(tree: list[tuple[str, str, str | None]]) -> dict[str, Any]:
-    from node.directive_models import Directive
-    from node.services import directives as svc
-    from node.services.replication_glue import replicator
+    from node.directives.models import Directive
+    from node.directives import service as svc
+    from node.network.replicator import replicator
     from replication import sender
     from replication.models import OutboxEntry
     from tests.network.conftest import build
@@ -134,7 +134,7 @@ def national_tree(provinces: int = 31, prefectures: int = 340, counties: int = 2
 
 def simulate(parent: dict[str, str], targets: list[str], hop_s: float = HOP_S) -> dict[str, Any]:
     """Event-driven fan-out and roll-up over the nodes' own forwarding rule."""
-    from node.services.directives import is_target, leads_into
+    from node.directives.service import is_target, leads_into
     children: dict[str, list[str]] = defaultdict(list)
     for code, p in parent.items():
         children[p].append(code)

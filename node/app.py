@@ -5,12 +5,12 @@ around every request with ``node.activate()``, so several nodes can share a proc
 """
 from __future__ import annotations
 
-import json
 import logging
 
-from flask import Flask, request
+from flask import Blueprint, Flask, request
 
 from node import db as dbmod
+from node import domains
 from node.errors import NodeError
 from node.runtime import Node
 from node.web import errors
@@ -26,16 +26,9 @@ def create_app(node: Node) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     errors.register(app)
 
-    from node.web import health
-    app.register_blueprint(health.bp)
-    for name in ("cases", "meta", "federation", "links", "directives", "stats", "public", "routing"):
-        try:
-            module = __import__(f"node.web.{name}", fromlist=["bp"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"node.web.{name}":
-                raise
-            continue
-        app.register_blueprint(module.bp)
+    domains.install()
+    for bp in blueprints():
+        app.register_blueprint(bp)
 
     @app.before_request
     def _limits():
@@ -70,23 +63,15 @@ def create_app(node: Node) -> Flask:
     return app
 
 
-def json_body(max_depth: int = 8) -> dict:
-    """Parse the request body as a JSON object or raise 400 naming the problem."""
-    raw = request.get_data(cache=True)
-    if not raw:
-        raise NodeError(400, "malformed", "请求体为空，需要 JSON 对象 / empty body; a JSON object is required")
-    try:
-        data = json.loads(raw, parse_float=_keep_float_marker)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise NodeError(400, "malformed", f"JSON 格式错误：{exc} / malformed JSON") from None
-    if not isinstance(data, dict):
-        raise NodeError(400, "malformed", "请求体须为 JSON 对象 / body must be a JSON object")
-    return data
-
-
-class FloatMarker(float):
-    """A JSON number with a fraction, kept recognisable so money checks can refuse it."""
-
-
-def _keep_float_marker(s: str) -> FloatMarker:
-    return FloatMarker(s)
+def blueprints() -> list[Blueprint]:
+    """Every blueprint, one per domain API (and, later, per domain's pages)."""
+    from node.cases import api as cases_api
+    from node.directives import api as directives_api
+    from node.directives import public_api as directives_public
+    from node.network import api as network_api
+    from node.network import federation_api, links_api
+    from node.routing import api as routing_api
+    from node.stats import api as stats_api
+    from node.web import health, meta
+    return [health.bp, cases_api.bp, cases_api.reference, meta.bp, network_api.bp, federation_api.bp, links_api.bp, directives_api.bp,
+            stats_api.bp, directives_public.bp, routing_api.bp]

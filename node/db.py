@@ -91,70 +91,46 @@ def ensure_schema(db: Database) -> None:
         db.execute_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
 
 
-_ALL_MODELS: list[type[BaseModel]] | None = None
+# Every table of a node, in creation order. Filled once by ``node.domains.install()``, the
+# one module that names every domain: this layer knows tables, not what a case is.
+_TABLES: list[type[BaseModel]] = []
+
+
+def register_tables(*groups: list[type[BaseModel]]) -> None:
+    """Add tables to the node's schema (idempotent; ``node.domains.install`` calls it)."""
+    if not _TABLES:
+        _TABLES.append(SchemaVersion)
+    for group in groups:
+        for model in group:
+            if model not in _TABLES:
+                _TABLES.append(model)
 
 
 def all_models() -> list[type[BaseModel]]:
-    """Every table of a node, in creation order (computed once: it is bound per request)."""
-    global _ALL_MODELS
-    if _ALL_MODELS is None:
-        _ALL_MODELS = _collect_models()
-    return _ALL_MODELS
+    """Every table of a node, in creation order (the list is bound per request)."""
+    if len(_TABLES) < 2:
+        raise RuntimeError("no tables registered: node.domains.install() was not called")
+    return _TABLES
 
 
-def _collect_models() -> list[type[BaseModel]]:
-    from federation import models as fed_models
-    from node import models as node_models
-    from replication import models as rep_models
-    out = [SchemaVersion, *fed_models.MODELS, *rep_models.MODELS, *node_models.MODELS]
-    # Each domain keeps its tables in its own module (cases in node.models; directives,
-    # statistics and routing in theirs), so parallel work never edits one file.
-    for name in DOMAIN_MODEL_MODULES:
-        module = __import__(name, fromlist=["MODELS"])
-        out.extend(module.MODELS)
-    return out
+Migration = tuple[int, str, Callable[[Database], None]]
 
 
-DOMAIN_MODEL_MODULES: list[str] = ["node.ops_models", "node.directive_models", "node.stats_models",
-                                   "node.routing_models"]
-
-
-def _m0001_initial(db: Database) -> None:
-    with db.bind_ctx(all_models()):
-        db.create_tables(all_models(), safe=True)
-    from node import models as node_models
-    node_models.create_search_index(db)
-
-
-def _m0002_ping_arrival(db: Database) -> None:
-    """``ping_log.arrival``: the order pings were applied in, so ``pings`` can show that a
-    link delivered them in the order sent (F4). A store created at version 1 by this code
-    already has the column (0001 creates today's tables)."""
-    if "arrival" not in {c.name for c in db.get_columns("ping_log")}:
-        db.execute_sql("ALTER TABLE ping_log ADD COLUMN arrival BIGINT")
-        db.execute_sql("CREATE INDEX IF NOT EXISTS ping_log_arrival ON ping_log (arrival)")
-
-
-MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
-    (1, "initial schema", _m0001_initial),
-    (2, "ping arrival order", _m0002_ping_arrival),
-]
-
-
-def migrate(db: Database) -> int:
-    """Apply pending migrations; return the schema version now in force."""
+def migrate(db: Database, migrations: list[Migration]) -> int:
+    """Apply pending ``migrations`` (``node.migrations.MIGRATIONS``); return the schema version
+    now in force."""
     with db.bind_ctx([SchemaVersion]):
         ensure_schema(db)
         db.create_tables([SchemaVersion], safe=True)
         done = {row.version for row in SchemaVersion.select()}
-        for number, name, fn in MIGRATIONS:
+        for number, name, fn in migrations:
             if number in done:
                 continue
             with db.atomic():
                 fn(db)
                 SchemaVersion.create(version=number, name=name, applied_at=datetime.now(UTC))
             log.info("applied migration %04d %s", number, name)
-        return max([n for n, _, _ in MIGRATIONS] + list(done))
+        return max([n for n, _, _ in migrations] + list(done))
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 Plain functions are put on APScheduler 3.x with ``id=``, ``max_instances=1`` and
 ``coalesce=True``, each wrapped in ``node.activate()`` and ``logger.exception`` so a
 failing job logs and runs again next time. Only ``serve`` starts the scheduler; tests call
-the functions directly. Other modules add their jobs through ``JOB_FACTORIES``.
+the functions directly. ``node.domains.install`` adds each domain's jobs to ``JOB_FACTORIES``.
 """
 from __future__ import annotations
 
@@ -41,7 +41,6 @@ def specs(node: Node) -> list[JobSpec]:
 
 
 def start(node: Node) -> BackgroundScheduler:
-    _load_job_modules()
     # "skipped: maximum number of running instances reached" is expected when a kick meets
     # a running push; it is not an operator's concern
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
@@ -72,14 +71,3 @@ def _kick(scheduler: BackgroundScheduler, job_id: str) -> None:
 
 def stop(scheduler: BackgroundScheduler) -> None:
     scheduler.shutdown(wait=True)
-
-
-def _load_job_modules() -> None:
-    """Import the modules that register jobs (kept explicit: no discovery magic)."""
-    for name in ("node.services.replication_jobs", "node.services.federation_docs", "node.services.deadlines_runtime",
-                 "node.services.stats", "node.services.directives", "node.services.case_sync"):
-        try:
-            __import__(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise

@@ -9,7 +9,7 @@
 * ``clock`` — a ``FakeClock`` (aware UTC datetimes), 2026-09-30 09:00 Asia/Shanghai unless a
   test moves it; inject it into nodes so time moves only when a test says so.
 * ``make_node(tmp_path, level="county", code="440305", *, name=None, url=None, clock=None,
-  db_url=<the parametrized one>) -> Node`` — ``node.runtime.init_home`` exactly as
+  db_url=<the parametrized one>) -> Node`` — ``node.home.init_home`` exactly as
   ``n12315 init`` calls it; closes every node (and drops its PostgreSQL schema) at teardown.
 * ``app_client`` — an ``ApiClient`` over a county node 440305 (``.node``, ``.app``,
   ``.client``, ``.clock``, ``.token(role)``, ``.get/.post(path, role=…)``); users are added
@@ -136,7 +136,7 @@ _UNSET: Any = object()
 def make_node(db_backend: str, clock: FakeClock) -> Iterator[Callable[..., Any]]:
     """Factory: ``make_node(tmp_path, level="county", code="440305", *, name=None, url=None,
     clock=None, db_url=<backend default>)`` → an opened ``Node`` made by ``init_home``."""
-    from node.runtime import init_home
+    from node.home import init_home
 
     made: list[tuple[Any, str | None]] = []
 
@@ -167,7 +167,7 @@ def make_node(db_backend: str, clock: FakeClock) -> Iterator[Callable[..., Any]]
 def count_rows(node: Any, *models: Any) -> dict[str, int]:
     """``{table name: rows}`` for each model (default: the case tables)."""
     if not models:
-        from node.models import Case, CaseEvent, DayCounter
+        from node.cases.models import Case, CaseEvent, DayCounter
         models = (Case, CaseEvent, DayCounter)
     out = {}
     with node.activate():
@@ -192,7 +192,7 @@ class ApiClient:
 
     def token(self, role: str) -> str:
         if role not in self._tokens:
-            from node.services import users
+            from node.accounts import service as users
             with self.node.activate():
                 self._tokens[role] = users.add_user(f"{role}1", role, self.node.now())
         return self._tokens[role]

@@ -12,7 +12,7 @@ import requests
 from click.testing import CliRunner
 
 from admin_cli.cli import cli
-from node import runtime
+from node import home as node_home
 from node.app import create_app
 from tests.harness_adapter import FlaskAdapter
 
@@ -29,16 +29,16 @@ def homes(tmp_path, monkeypatch):
         res = runner.invoke(cli, ["--home", str(home), "init", "--level", level, "--code", code,
                                   "--name", f"市场监督管理局 {code}", "--url", url])
         assert res.exit_code == 0, res.output
-    parent = runtime.open_node(parent_home)
+    parent = node_home.open_node(parent_home)
     session = FlaskAdapter(create_app(parent), PARENT_URL).mount(requests.Session())
-    real_open = runtime.open_node
+    real_open = node_home.open_node
 
     def open_with_transport(home, **kw):
         node = real_open(home, **kw)
         node.transport = session
         return node
 
-    monkeypatch.setattr(runtime, "open_node", open_with_transport)
+    monkeypatch.setattr(node_home, "open_node", open_with_transport)
     yield runner, parent_home, child_home
     parent.close()
 
@@ -149,7 +149,7 @@ def test_key_rotate(homes):
     res = run(runner, parent_home, "key", "rotate")
     assert res.exit_code == 0, res.stderr
     assert "440300#2" in res.stdout
-    node = runtime.open_node(parent_home)
+    node = node_home.open_node(parent_home)
     try:
         assert node.keypair.key_id == "440300#2"
         from federation import trust

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from node.models import User
-from node.services import users
+from node.accounts.models import User
+from node.accounts import service as users
 
 
 def current_node():

@@ -5,7 +5,7 @@ English), not generated from handler signatures. ``tests/node/test_openapi.py`` 
 ``app.url_map`` and fails when a route is missing here (or described here but not served), so
 **whoever adds a route adds its entry to ``PATHS``** — here, or from the blueprint's own module
 with ``register_paths`` (``node/web/stats.py`` does that). Enums come from the data standard
-(``node.services.standard``) so they cannot drift from the validator.
+(``node.cases.standard``) so they cannot drift from the validator.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import copy
 import re
 from typing import Any
 
-from node.services import standard
+from node.cases import standard
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _BEARER = [{"bearer": []}]

@@ -234,7 +234,7 @@ def test_child_reinstalled_with_same_key_id_is_refused(net, tmp_path, make_node)
 def test_join_after_the_parent_rotated_its_key(net, clock):
     """F11: the parent's record still names its first key; the rotation statement in its
     chain carries trust to the key that signs the new child's record."""
-    from node.runtime import rotate_key
+    from node.home import rotate_key
 
     prov, pref, county = net.make("440000"), net.make("440300"), net.make("440305")
     net.link(prov, pref)

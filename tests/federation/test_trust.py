@@ -13,7 +13,7 @@ import pytest
 from federation import docsign, keys, links, trust
 from federation.models import KnownKey, Link, NodeRecord, RevocationEntry
 from federation.records import TrustError, make_record, sign_record
-from node.runtime import rotate_key
+from node.home import rotate_key
 from tests.federation.linking import IS_WITHIN, Net
 
 LEVELS = {"000000": "hq", "440000": "province", "440300": "prefecture", "440305": "county",

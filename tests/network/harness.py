@@ -22,7 +22,8 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from node.app import create_app
-from node.runtime import Node, init_home, open_node
+from node.home import init_home, open_node
+from node.runtime import Node
 
 
 class FakeClock:
@@ -192,12 +193,12 @@ class Network:
         with p.activate():
             token = links.create_invite(child, p.code, p.config.invite_ttl_hours, p.now(),
                                         load_divisions().is_within)
-        from node.services import federation_docs
+        from node.network import control as federation_docs
         federation_docs.join_parent(c, self.url_of(parent), token, pull_only=pull_only)
 
     # -- replication helpers -----------------------------------------------------------------
     def sync(self, code: str, force: bool = True):
-        from node.services.replication_glue import replicator
+        from node.network.replicator import replicator
         from replication import sender
         node = self.nodes[code]
         with node.activate():

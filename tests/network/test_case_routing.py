@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from node.models import Case, CaseEvent
-from node.routing_models import Notification
-from node.services import case_sync, users
+from node.cases.models import Case, CaseEvent
+from node.routing.models import Notification
+from node.routing import sync as case_sync
+from node.accounts import service as users
 from replication.models import Quarantine
 from tests.network.harness import Faults
 

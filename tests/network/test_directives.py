@@ -12,10 +12,11 @@ import pytest
 
 from federation import keys as fkeys
 from federation.docsign import sign_document
-from node.directive_models import Directive, DirectiveProgress, DirectiveReport, PublicWarning
-from node.services import cap, users
-from node.services import directives as svc
-from node.services.replication_glue import replicator
+from node.directives.models import Directive, DirectiveProgress, DirectiveReport, PublicWarning
+from node.directives import cap
+from node.accounts import service as users
+from node.directives import service as svc
+from node.network.replicator import replicator
 from replication import documents, outbox, sender
 from replication.models import OutboxEntry, Quarantine
 from tests.network.conftest import build
@@ -147,7 +148,7 @@ def test_guangdong_subtree_reached_with_a_node_offline_and_never_zhejiang(tree, 
     # HQ relayed it into Guangdong only
     hq = tree.nodes["000000"]
     with hq.activate():
-        from node.directive_models import DirectiveRelay
+        from node.directives.models import DirectiveRelay
         assert [r.child for r in DirectiveRelay.children_of(did)] == ["440000"]
 
 

@@ -18,9 +18,10 @@ import pytest
 
 from federation.storage import write_tx
 from node.divisions import load_divisions
-from node.services import stats, users
-from node.services.replication_glue import replicator
-from node.stats_models import StatsRejection, StatsRow
+from node.stats import service as stats
+from node.accounts import service as users
+from node.network.replicator import replicator
+from node.stats.models import StatsRejection, StatsRow
 from replication import documents, outbox
 from replication.models import OutboxEntry, Quarantine
 from tests.network.harness import Faults
@@ -68,7 +69,7 @@ def assert_every_tier_exact(net, cases: list[dict]) -> None:
 
 def copies(net) -> int:
     """Case rows held as copies on routes, over the whole tree."""
-    from node.models import Case
+    from node.cases.models import Case
     n = 0
     for node in net.nodes.values():
         with node.activate():
@@ -309,7 +310,7 @@ def test_unit_performance_ranks_subordinate_units(tree):
 
 
 def _end_ground() -> str:
-    from node.services import standard
+    from node.cases import standard
     return next(iter(standard.MEDIATION_END_GROUNDS))
 
 

@@ -8,9 +8,9 @@ from federation import links, trust
 from federation.models import Link
 from federation.storage import write_tx
 from node.divisions import load_divisions
-from node.runtime import rotate_key
-from node.services import federation_docs
-from node.services.replication_glue import replicator
+from node.home import rotate_key
+from node.network import control as federation_docs
+from node.network.replicator import replicator
 from replication import documents, outbox
 from replication.models import OutboxEntry, Quarantine
 from tests.network import notes

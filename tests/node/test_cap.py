@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from node.services import cap
+from node.directives import cap
 
 NS = {"cap": cap.NS}
 CONTENT = {

@@ -229,10 +229,10 @@ def test_search_and_paging_over_http(app_client):
 def test_overdue_filter_over_http(app_client):
     from datetime import datetime
 
-    from node.services import deadlines_runtime
+    from node.cases import service as cases_service
     cid = app_client.post(CASES, complaint()).get_json()["id"]
     app_client.clock.set(datetime(2026, 10, 15, 1, 0, tzinfo=UTC))
-    assert deadlines_runtime.mark_overdue(app_client.node) == 1
+    assert cases_service.mark_overdue(app_client.node) == 1
     items = app_client.get(CASES, query_string={"overdue": "true"}).get_json()["items"]
     assert [c["id"] for c in items] == [cid] and items[0]["overdue"] is True
 

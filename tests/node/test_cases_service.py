@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from node.errors import NodeError
-from node.models import Case, CaseEvent, DayCounter
-from node.services import cases as svc
-from node.services.cases import Actor
+from node.cases.models import Case, CaseEvent, DayCounter
+from node.cases import service as svc
+from node.cases.service import Actor
 from tests.conftest import count_rows
 from tests.node.case_examples import complaint, consultation, report, staff_report
 
@@ -342,15 +342,15 @@ def test_change_hooks_run_in_the_transaction(node):
 
 # -- overdue (R2.6) -------------------------------------------------------------------------------
 def test_mark_overdue_with_an_injected_clock(node, clock):
-    from node.services import deadlines_runtime
+    from node.cases import service as cases_service
     late = create(node, complaint())["id"]                                  # accept_by 2026-10-14
     clock.set(at("2026-10-13T09:00:00+08:00"))
     fresh = create(node, complaint(received_at="2026-10-13T09:00:00+08:00"))["id"]
     clock.set(at("2026-10-14T18:00:00+08:00"))
-    assert deadlines_runtime.mark_overdue(node) == 0                         # due today: not late
+    assert cases_service.mark_overdue(node) == 0                         # due today: not late
     clock.set(at("2026-10-15T08:00:00+08:00"))
-    assert deadlines_runtime.mark_overdue(node) == 1
-    assert deadlines_runtime.mark_overdue(node) == 0                         # once
+    assert cases_service.mark_overdue(node) == 1
+    assert cases_service.mark_overdue(node) == 0                         # once
     case = svc.get_case(node, late, HANDLER)
     assert case["overdue"] is True and case["version"] == 2
     events = [e for e in case["history"] if e["action"] == "overdue"]
@@ -364,13 +364,12 @@ def test_mark_overdue_with_an_injected_clock(node, clock):
 
 def test_overdue_job_is_registered(node):
     from node import jobs
-    from node.services import deadlines_runtime  # noqa: F401 - registers on import
     ids = [spec[0] for spec in jobs.specs(node)]
     assert "deadlines.mark_overdue" in ids
 
 
 def test_calendar_warnings_for_uncovered_year(node, clock):
-    from node.services import deadlines_runtime
+    from node.deadlines import book as deadlines_runtime
     warnings = deadlines_runtime.calendar_warnings(node)
     assert any("2027" in w for w in warnings)          # 2027 not in the official data yet
     assert any("CN-ORDER20-2022" in w for w in warnings)  # Order 20 superseded by Order 121

@@ -10,8 +10,8 @@ import chinese_calendar
 import pytest
 
 from node.errors import NodeError
-from node.services import deadlines as dl
-from node.services.deadlines import (
+from node.deadlines import rules as dl
+from node.deadlines.rules import (
     RuleSetError,
     extend,
     initial_deadlines,
@@ -27,7 +27,7 @@ from node.services.deadlines import (
     overdue_clocks,
     shanghai_date,
 )
-from node.services.workcalendar import WorkCalendar
+from node.deadlines.calendar import WorkCalendar
 
 RULES = Path(__file__).resolve().parents[2] / "configs" / "rules"
 D = date.fromisoformat

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from node.directive_models import Directive, DirectiveMessage
-from node.services import directives as svc
-from node.services.directives import Actor
+from node.directives.models import Directive, DirectiveMessage
+from node.directives import service as svc
+from node.directives.service import Actor
 from replication.models import OutboxEntry
 from tests.conftest import count_rows
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from node.errors import NodeError
-from node.services import directives as svc
+from node.directives import service as svc
 
 within = svc.is_within
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from node.services.standard import (
+from node.cases.standard import (
     DECLINE_GROUNDS,
     FIELD_SPECS,
     MEDIATION_END_GROUNDS,

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from node import db as node_db
-from node.runtime import open_node
+from node import migrations
+from node.home import open_node
 
 
 def test_a_version_1_store_gains_the_ping_arrival_column_and_keeps_its_rows(make_node, tmp_path):
     node = make_node(tmp_path, level="county", code="440305")
     home, database = node.config.home, node.db
-    from node.ops_models import PingLog
+    from node.network.models import PingLog
     with node.activate():
         PingLog.create(doc_id="old", direction="in", peer="440305001", seq=0, sent_at=node.now(), received=1)
         # the store as version 1 left it: no arrival column, no record of migration 2
@@ -25,6 +26,6 @@ def test_a_version_1_store_gains_the_ping_arrival_column_and_keeps_its_rows(make
         with reopened.db.bind_ctx([node_db.SchemaVersion]):
             versions = [r.version for r in node_db.SchemaVersion.select().order_by(node_db.SchemaVersion.version)]
         assert versions == [1, 2]
-        assert node_db.migrate(reopened.db) == 2        # again: nothing to do, nothing fails
+        assert migrations.migrate(reopened.db) == 2        # again: nothing to do, nothing fails
     finally:
         reopened.close()

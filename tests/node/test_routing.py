@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from node.divisions import load_divisions
-from node.services import routing
-from node.services.routing import CaseFacts, TableError
+from node.routing import rules as routing
+from node.routing.rules import CaseFacts, TableError
 
 DIV = load_divisions()
 TABLES = routing.load_tables(DIV)

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 
 from node.errors import NodeError
-from node.routing_models import Notification
-from node.services import case_sync
-from node.services import cases as svc
-from node.services.cases import Actor
+from node.routing.models import Notification
+from node.routing import sync as case_sync
+from node.cases import service as svc
+from node.cases.service import Actor
 from tests.node.case_examples import complaint, staff_report
 
 INTAKE, HANDLER = Actor("i1", "intake"), Actor("h1", "handler")

@@ -14,8 +14,8 @@ import pytest
 
 from node.divisions import load_divisions
 from node.errors import NodeError
-from node.services.categories import CategoryTableError, load_categories
-from node.services.standard import (
+from node.cases.categories import CategoryTableError, load_categories
+from node.cases.standard import (
     ACTIONS,
     CASE_ID_RE,
     DECLINE_GROUNDS,

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from node.models import Case
-from node.services import cases as case_svc
-from node.services import stats
-from node.services.cases import Actor
-from node.stats_models import StatsRejection, StatsRow, StatsSnapshot
+from node.cases.models import Case
+from node.cases import service as case_svc
+from node.stats import service as stats
+from node.cases.service import Actor
+from node.stats.models import StatsRejection, StatsRow, StatsSnapshot
 from replication.engine import Delivery
 from replication.registry import ApplyError
 
@@ -109,7 +109,7 @@ def advance_case(node, case: dict[str, Any], rng: random.Random) -> None:
 
 
 def _decline_grounds() -> list[str]:
-    from node.services import standard
+    from node.cases import standard
     return list(standard.DECLINE_GROUNDS)
 
 
@@ -293,7 +293,7 @@ def test_reconcile_recomputes_what_the_watermark_missed(county, clock):
         # ... and, as if a refresh had run meanwhile, the watermark has moved past it
         from peewee import fn
 
-        from node.stats_models import StatsState
+        from node.stats.models import StatsState
         max_at, max_pk = Case.select(fn.MAX(Case.updated_at), fn.MAX(Case.pk)).tuples().first()
         StatsState.put("local_seen", f"{max_at}|{max_pk}")
         stats.refresh_local(county)
@@ -408,14 +408,14 @@ def test_snapshot_body_carries_no_personal_data(county):
 
 
 def _individual_uscc() -> str:
-    from node.services.uscc import check_character
+    from node.cases.uscc import check_character
     first17 = "92440300MA5F12345"
     return first17 + check_character(first17)
 
 
 def _delivery(node, body: dict[str, Any], *, kind: str = stats.DOC_SNAPSHOT, origin: str = "440305001",
               sender: str | None = None, role: str = "child", dest: str | None = None) -> Delivery:
-    from node.services.replication_glue import replicator
+    from node.network.replicator import replicator
     with node.activate():
         rep = replicator(node)
     doc = {"v": 1, "kind": kind, "id": f"test-{random.random()}", "channel": "stats", "origin": origin,

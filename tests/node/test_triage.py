@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from node.config import DEFAULT_TRIAGE, TriageRule
-from node.services.triage import triage
+from node.cases.triage import triage
 
 
 @pytest.mark.parametrize("summary, description, given, expected", [

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from node.errors import NodeError
-from node.services.uscc import (
+from node.cases.uscc import (
     CHARSET,
     WEIGHTS,
     check_character,

@@ -10,7 +10,7 @@ from pathlib import Path
 import chinese_calendar
 import pytest
 
-from node.services.workcalendar import (
+from node.deadlines.calendar import (
     CalendarConfigError,
     WorkCalendar,
     load_operator_calendar,
@@ -161,7 +161,7 @@ def test_cached_queries_are_fast(cal: WorkCalendar) -> None:
 # -- uncovered years: fallback with a warning ------------------------------------------------
 def test_2027_falls_back_to_weekends_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     fresh = WorkCalendar()
-    with caplog.at_level(logging.WARNING, logger="node.services.workcalendar"):
+    with caplog.at_level(logging.WARNING, logger="node.deadlines.calendar"):
         # intake is never stopped: a deadline running into 2027 is computed
         assert fresh.add_working_days(D("2026-12-25"), 7) == D("2027-01-05")
         assert fresh.is_working_day(D("2027-01-01"))       # a Friday: weekends only

@@ -1,0 +1,1 @@
+from node.cases.models import create_search_index

@@ -1,0 +1,163 @@
+"""The case tables: cases, their history, the per-day id counters.
+
+R4.1 "who accepts, handles and enters" — every case row names its accepting node and its
+handling node, every change is a ``CaseEvent`` with actor, node and time. Query helpers are
+named class methods, one clause per line (STYLE.md "Database").
+"""
+from __future__ import annotations
+
+import logging
+
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Database,
+    DateField,
+    DateTimeField,
+    IntegerField,
+    TextField,
+)
+
+from federation.storage import BaseModel
+
+log = logging.getLogger(__name__)
+
+
+class DayCounter(BaseModel):
+    """Per-node, per-day counter behind readable case ids (``440305-20260929-000001``)."""
+    scope = CharField()
+    day = CharField()
+    value = BigIntegerField(default=0)
+
+    class Meta:
+        primary_key = False
+        indexes = ((("scope", "day"), True),)
+
+
+class Case(BaseModel):
+    """One case as this node holds it: as its handler, or as a copy on the route."""
+    pk = AutoField()
+    case_id = CharField(unique=True)
+    kind = CharField()
+    report_target = CharField(null=True)
+    channel = CharField()
+    urgency = CharField(index=True)
+    status = CharField(index=True)
+    category = CharField()
+    summary = TextField()
+    description = TextField(default="")
+    complainant = TextField(default="{}")     # JSON
+    respondent = TextField(default="{}")      # JSON
+    respondent_name = CharField(default="")
+    respondent_region = CharField(null=True, index=True)
+    respondent_uscc = CharField(null=True)
+    amount = CharField(null=True)             # decimal string, never a float
+    amount_recovered = CharField(null=True)
+    extensions = TextField(default="{}")
+    received_at = DateTimeField()
+    received_date = DateField(index=True)     # Asia/Shanghai calendar date
+    accepting_node = CharField(index=True)
+    handling_node = CharField(index=True)
+    department = CharField(default="consumer_protection")
+    rule_set = CharField()
+    deadlines = TextField(default="{}")
+    next_due = DateField(null=True, index=True)  # earliest open deadline: overdue queries
+    overdue = BooleanField(default=False, index=True)
+    outcome = TextField(null=True)            # JSON
+    linked_case = CharField(null=True)
+    route = TextField(default="[]")          # custody trail: one entry per hop (docs/routing.md)
+    held_as = CharField(default="handler")   # handler | copy
+    holders = TextField(default="[]")        # nodes known to hold a copy (updates go to them)
+    attention = TextField(null=True)         # why a person must look at it (routing), else null
+    version = IntegerField(default=1)        # bumped by every change at the handling node
+    search_text = TextField(default="")
+    created_at = DateTimeField()
+    updated_at = DateTimeField(index=True)
+
+    @classmethod
+    def by_id(cls, case_id: str) -> Case | None:
+        return cls.get_or_none(cls.case_id == case_id)
+
+    @classmethod
+    def row(cls, case_id: str) -> dict | None:
+        """The case as a plain dict of column values (cheaper than a model instance)."""
+        return (cls.select()
+                .where(cls.case_id == case_id)
+                .dicts()
+                .first())
+
+    @classmethod
+    def overdue_candidates(cls, today):
+        """Ids of handled cases not yet flagged whose earliest running clock is before ``today``."""
+        return (cls.select(cls.case_id)
+                .where((cls.overdue == False)  # noqa: E712 - a peewee expression
+                       & cls.next_due.is_null(False)
+                       & (cls.next_due < today)
+                       & (cls.held_as == "handler"))
+                .order_by(cls.pk)
+                .tuples())
+
+    @classmethod
+    def open_urgent(cls, done_statuses, hidden_department: str, limit: int):
+        """Open urgent and critical cases, critical first, newest first (leadership board)."""
+        return (cls.select()
+                .where(cls.urgency.in_(("urgent", "critical"))
+                       & cls.status.not_in(tuple(done_statuses))
+                       & (cls.department != hidden_department))
+                .order_by(Case.urgency != "critical", cls.pk.desc())
+                .limit(limit)
+                .dicts())
+
+
+class CaseEvent(BaseModel):
+    """One entry of a case's history: who did what, where, when, from which status."""
+    id = AutoField()
+    case_id = CharField(index=True)
+    at = DateTimeField()
+    node = CharField()
+    actor = CharField()
+    action = CharField()
+    from_status = CharField(null=True)
+    to_status = CharField(null=True)
+    note = TextField(default="")
+    data = TextField(default="{}")
+
+    @classmethod
+    def for_case(cls, case_id: str):
+        return (cls.select()
+                .where(cls.case_id == case_id)
+                .order_by(cls.at, cls.id))
+
+    @classmethod
+    def for_cases(cls, case_ids: list[str]):
+        return (cls.select()
+                .where(cls.case_id.in_(case_ids))
+                .order_by(cls.at, cls.id))
+
+
+MODELS: list[type[BaseModel]] = [DayCounter, Case, CaseEvent]
+
+
+def create_search_index(db: Database) -> None:
+    """Substring search over summary, description and respondent name (CONTRACT §5 ``q``).
+
+    SQLite: an FTS5 table with the trigram tokenizer answers any phrase of three or more
+    characters from the index, with Chinese substring semantics and no segmentation;
+    shorter phrases fall back to LIKE. PostgreSQL: a pg_trgm GIN index serves LIKE.
+    """
+    from node.db import is_sqlite
+    if is_sqlite(db):
+        db.execute_sql(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS case_search USING fts5("
+            "case_id UNINDEXED, body, tokenize='trigram')")
+    else:
+        try:
+            with db.atomic():
+                db.execute_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            with db.atomic():
+                db.execute_sql("CREATE INDEX IF NOT EXISTS case_search_trgm ON \"case\" "
+                               "USING gin (search_text gin_trgm_ops)")
+        except Exception as exc:  # the server may refuse CREATE EXTENSION to non-superusers
+            log.warning("pg_trgm unavailable, substring search scans the table: %s", exc)

@@ -1,0 +1,169 @@
+"""Public consumer information and CAP renderings (R4.4, R6.4; R3.1; CONTRACT §6).
+
+No token needed for what the public may read:
+
+* ``GET /public/v1/warnings`` — JSON feed of this node's published warnings and tips (its own
+  and those of every bureau above it); ``?kind=warning|tip|typical_case|hotspot|notice``
+* ``GET /public/v1/warnings.atom`` — the same as an Atom 1.0 feed (RFC 4287)
+* ``GET /public/v1/warnings/<id>`` — one warning (a withdrawn one says so)
+* ``GET /public/`` and ``GET /public/v1/warnings.html`` — a plain HTML page
+* ``GET /cap/v1/warnings/<id>.xml`` — a warning as CAP 1.2 (Public scope; withdrawn → Cancel)
+
+Staff only (bearer token), because directives are internal orders (CAP scope Restricted):
+
+* ``GET /cap/v1/directives/<id>.xml`` — the directive's latest message as CAP 1.2 (Alert,
+  Update or Cancel); ``/cap/v1/directives/<id>/v<n>.xml`` one version;
+  ``/cap/v1/directives/<id>/acks/<code>.xml`` a node's acknowledgement as CAP ``Ack``.
+* ``POST /api/v1/warnings`` (leader, admin) → 201; ``GET /api/v1/warnings`` (withdrawn too);
+  ``POST /api/v1/warnings/<id>/withdraw`` ``{"reason"}`` at the publishing node.
+"""
+from __future__ import annotations
+
+import html
+import xml.etree.ElementTree as ET
+
+from flask import Blueprint, Response, jsonify, request
+
+from node.web.body import json_body
+from node.directives import cap
+from node.directives import warnings as warnings_svc
+from node.directives import service as directives_svc
+from node.web.auth import current_node, current_user
+
+bp = Blueprint("public", __name__)
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", "50")
+    if not raw.isdigit():
+        from node.errors import invalid
+        raise invalid("limit", "limit 须为整数 / limit must be a number")
+    return min(200, max(1, int(raw)))
+
+
+def _xml(body: bytes, mime: str) -> Response:
+    return Response(body, mimetype=mime, content_type=f"{mime}; charset=utf-8")
+
+
+# -- public feed ------------------------------------------------------------------------------
+@bp.get("/public/v1/warnings")
+def warnings_json():
+    node = current_node()
+    items = warnings_svc.public_feed(node, request.args.get("kind") or None, _limit())
+    return jsonify({"node": {"code": node.code, "name": node.config.name, "level": node.level},
+                    "as_of": directives_svc.show(node.now()), "items": items})
+
+
+@bp.get("/public/v1/warnings/<warning_id>")
+def warning_json(warning_id: str):
+    return jsonify(warnings_svc.get_public(current_node(), warning_id))
+
+
+@bp.get("/public/v1/warnings.atom")
+def warnings_atom():
+    node = current_node()
+    items = warnings_svc.public_feed(node, request.args.get("kind") or None, _limit())
+    base = request.host_url.rstrip("/")
+    ET.register_namespace("", ATOM_NS)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        el = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+        if text is not None:
+            el.text = text
+        return el
+
+    feed = ET.Element(f"{{{ATOM_NS}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": "zh-CN"})
+    sub(feed, "id", f"urn:n12315:{node.code}:warnings")
+    sub(feed, "title", f"{node.config.name} 消费警示与消费提示")
+    sub(feed, "updated", items[0]["published_at"] if items else directives_svc.show(node.now()))
+    sub(feed, "link", rel="self", href=f"{base}/public/v1/warnings.atom", type="application/atom+xml")
+    sub(feed, "link", rel="alternate", href=f"{base}/public/", type="text/html")
+    author = sub(feed, "author")
+    sub(author, "name", node.config.name)
+    for w in items:
+        entry = sub(feed, "entry")
+        sub(entry, "id", f"urn:n12315:warning:{w['id']}")
+        sub(entry, "title", f"【{w['kind_name']}】{w['title']}")
+        sub(entry, "updated", w["published_at"])
+        sub(entry, "published", w["published_at"])
+        a = sub(entry, "author")
+        sub(a, "name", w["issuer_name"] or w["issuer"])
+        sub(entry, "category", term=w["kind"], label=w["kind_name"])
+        sub(entry, "link", rel="alternate", href=f"{base}/public/v1/warnings/{w['id']}", type="application/json")
+        sub(entry, "link", rel="related", href=f"{base}{w['cap_url']}", type=cap.MIME_TYPE)
+        sub(entry, "content", w["body"], type="text")
+    body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return _xml(body, "application/atom+xml")
+
+
+@bp.get("/public/")
+@bp.get("/public/v1/warnings.html")
+def warnings_page():
+    node = current_node()
+    items = warnings_svc.public_feed(node, request.args.get("kind") or None, _limit())
+    e = html.escape
+    rows = []
+    for w in items:
+        rows.append(
+            f'<article><h2>【{e(w["kind_name"])}】{e(w["title"])}</h2>'
+            f'<p class="meta">{e(w["issuer_name"] or w["issuer"])} · {e(w["published_at"] or "")}'
+            + (f' · 有效期至 {e(w["expires_at"])}' if w["expires_at"] else "")
+            + f'</p><div class="body">{e(w["body"]).replace(chr(10), "<br>")}</div>'
+            f'<p class="links"><a href="{e(w["cap_url"])}">CAP</a></p></article>')
+    page = (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f'<title>{e(node.config.name)} · 消费警示与提示</title>'
+        '<link rel="alternate" type="application/atom+xml" href="/public/v1/warnings.atom">'
+        '<style>body{font-family:sans-serif;max-width:48em;margin:2em auto;padding:0 1em;line-height:1.6}'
+        'article{border-bottom:1px solid #ddd;padding:.5em 0}.meta{color:#666;font-size:.9em}</style>'
+        f'</head><body><h1>{e(node.config.name)}</h1><p>消费警示、消费提示与公告 · 投诉举报请拨打 12315</p>'
+        + ("".join(rows) or "<p>暂无发布的消费警示或提示。</p>")
+        + '<p><a href="/public/v1/warnings.atom">Atom 订阅</a> · <a href="/public/v1/warnings">JSON</a></p>'
+        '</body></html>')
+    return Response(page, mimetype="text/html", content_type="text/html; charset=utf-8")
+
+
+@bp.get("/cap/v1/warnings/<warning_id>.xml")
+def warning_cap(warning_id: str):
+    return _xml(warnings_svc.cap_xml(current_node(), warning_id), cap.MIME_TYPE)
+
+
+# -- CAP of directives (staff) ------------------------------------------------------------------
+@bp.get("/cap/v1/directives/<directive_id>.xml")
+def directive_cap(directive_id: str):
+    current_user()
+    return _xml(directives_svc.cap_xml(current_node(), directive_id), cap.MIME_TYPE)
+
+
+@bp.get("/cap/v1/directives/<directive_id>/v<int:version>.xml")
+def directive_cap_version(directive_id: str, version: int):
+    current_user()
+    return _xml(directives_svc.cap_xml(current_node(), directive_id, version), cap.MIME_TYPE)
+
+
+@bp.get("/cap/v1/directives/<directive_id>/acks/<code>.xml")
+def directive_cap_ack(directive_id: str, code: str):
+    current_user()
+    return _xml(directives_svc.cap_ack_xml(current_node(), directive_id, code), cap.MIME_TYPE)
+
+
+# -- staff: publishing and withdrawing ----------------------------------------------------------
+@bp.post("/api/v1/warnings")
+def publish():
+    user = current_user(*warnings_svc.PUBLISH_ROLES)
+    return jsonify(warnings_svc.publish(current_node(), json_body(), user)), 201
+
+
+@bp.get("/api/v1/warnings")
+def list_all():
+    user = current_user()
+    return jsonify(warnings_svc.list_all(current_node(), user))
+
+
+@bp.post("/api/v1/warnings/<warning_id>/withdraw")
+def withdraw(warning_id: str):
+    user = current_user(*warnings_svc.PUBLISH_ROLES)
+    body = json_body() if request.get_data(cache=True) else {}
+    return jsonify(warnings_svc.withdraw(current_node(), warning_id, body, user))

@@ -1,0 +1,58 @@
+"""Every domain of the node, named once, and the one place that wires them together.
+
+Like Django's ``INSTALLED_APPS``, but as plain imports a reader (and the import test) can
+follow: ``install()`` registers each domain's tables with ``node.db``, its document handlers
+with the replicator, its background jobs with ``node.jobs`` and routing's extension of the
+case lifecycle. ``node.home`` (``init``/``open_node``) and ``node.app`` call it; it is
+idempotent. No domain imports this module, and the core (``db``, ``runtime``, ``jobs``)
+never names a domain: it only runs what was installed here.
+
+The order of ``TABLES`` is the order tables are created in (migration 0001).
+"""
+from __future__ import annotations
+
+import threading
+
+from federation import models as federation_models
+from node import db, jobs
+from node.accounts import models as accounts_models
+from node.cases import models as cases_models
+from node.cases import service as cases_service
+from node.directives import models as directives_models
+from node.directives import service as directives_service
+from node.network import control, transport_jobs
+from node.network import models as network_models
+from node.network.replicator import HANDLER_FACTORIES
+from node.routing import models as routing_models
+from node.routing import sync as routing_sync
+from node.stats import models as stats_models
+from node.stats import service as stats_service
+from replication import models as replication_models
+
+TABLES = (federation_models.MODELS, replication_models.MODELS, accounts_models.MODELS, cases_models.MODELS,
+          network_models.MODELS, directives_models.MODELS, stats_models.MODELS, routing_models.MODELS)
+
+# who applies which arriving documents (the transport never knows what a case is)
+HANDLERS = (control.register_handlers, routing_sync.register_handlers, directives_service.register_handlers,
+            stats_service.register_handlers)
+
+JOBS = (transport_jobs.job_specs, control.job_specs, cases_service.job_specs, stats_service.job_specs,
+        directives_service.job_specs, routing_sync.job_specs)
+
+_LOCK = threading.Lock()
+_installed = False
+
+
+def install() -> None:
+    """Register every domain with the core (once per process; later calls do nothing)."""
+    global _installed
+    if _installed:
+        return
+    with _LOCK:
+        if _installed:
+            return
+        db.register_tables(*TABLES)
+        HANDLER_FACTORIES.extend(h for h in HANDLERS if h not in HANDLER_FACTORIES)
+        jobs.JOB_FACTORIES.extend(j for j in JOBS if j not in jobs.JOB_FACTORIES)
+        routing_sync.install_case_hooks()
+        _installed = True

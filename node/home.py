@@ -1,0 +1,157 @@
+"""A node home on disk: create it (``init``), open it, rotate its signing key.
+
+``init_home`` creates a node home (CONTRACT §2 ``init``): config, key pair (private key
+0600), database. It refuses a home that already holds a node and, on any failure, leaves
+nothing behind. ``open_node`` loads one and brings its database to the latest migration.
+
+Composition level: opening a node installs every domain (``node.domains.install``) so that
+its tables, document handlers and jobs are known before the first request.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+import requests
+
+from federation import keys as fkeys
+from federation.models import KnownKey, LocalState
+from node import db as dbmod
+from node import domains, migrations
+from node.config import NODE_FILE, default_db_url, load_config, render_node_toml
+from node.errors import NodeError
+from node.runtime import Clock, Node, system_clock
+
+log = logging.getLogger(__name__)
+
+
+def _key_path(home: Path, n: int) -> Path:
+    return home / "keys" / f"node-key-{n}.pem"
+
+
+def node_exists(home: Path) -> bool:
+    return (home / NODE_FILE).exists()
+
+
+def init_home(home: str | Path, *, level: str, code: str, name: str, url: str,
+              db_url: str | None = None, clock: Clock = system_clock) -> Node:
+    """Create a new node home. Refuses an existing node; on failure removes what it made."""
+    from node.divisions import load_divisions
+    domains.install()
+    home_path = Path(home)
+    if node_exists(home_path):
+        raise NodeError(409, "home_exists",
+                        f"{home_path} 已有节点，未做任何更改 / {home_path} already holds a node; nothing changed")
+    load_divisions().check_node_code(level, code)
+    if not url.startswith(("http://", "https://")):
+        raise NodeError(422, "invalid", "URL 须以 http:// 或 https:// 开头 / --url must start with http:// or https://",
+                        "url")
+    if not name.strip():
+        raise NodeError(422, "invalid", "名称不能为空 / --name must not be empty", "name")
+    created_home = not home_path.exists()
+    made: list[Path] = []
+    try:
+        home_path.mkdir(parents=True, exist_ok=True)
+        probe = home_path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise NodeError(400, "home_unwritable",
+                        f"无法写入节点目录 {home_path}：{exc.strerror} / cannot write to {home_path}") from None
+    db = None
+    try:
+        (home_path / "keys").mkdir(exist_ok=True)
+        made.append(home_path / "keys")
+        key_id = fkeys.make_key_id(code, 1)
+        pair = fkeys.generate_keypair(key_id)
+        fkeys.save_private_key(_key_path(home_path, 1), pair.private)
+        effective_db = db_url or default_db_url(home_path)
+        db = dbmod.open_database(effective_db)
+        if not dbmod.is_sqlite(db):
+            with db.bind_ctx([LocalState]):
+                dbmod.ensure_schema(db)
+                db.create_tables([LocalState], safe=True)
+                if LocalState.get_value("node_code"):
+                    raise NodeError(409, "db_in_use",
+                                    "该数据库已属于另一个节点 / that database already holds a node")
+        migrations.migrate(db)
+        now = clock()
+        with db.bind_ctx(dbmod.all_models()), db.atomic():
+            LocalState.put("node_code", code)
+            LocalState.put("own_key_id", key_id)
+            LocalState.put("own_key_n", "1")
+            LocalState.put("epoch", new_epoch_id())
+            KnownKey.create(key_id=key_id, node_code=code, public_key=pair.public_b64, valid_from=now)
+        tmp = home_path / (NODE_FILE + ".tmp")
+        tmp.write_text(render_node_toml(level, code, name, url, db_url), encoding="utf-8")
+        os.replace(tmp, home_path / NODE_FILE)
+    except BaseException:
+        if db is not None and not db.is_closed():
+            db.close()
+        if created_home:
+            shutil.rmtree(home_path, ignore_errors=True)
+        else:
+            for p in made:
+                shutil.rmtree(p, ignore_errors=True)
+            for name_ in ("node.db", "node.db-wal", "node.db-shm", NODE_FILE + ".tmp"):
+                (home_path / name_).unlink(missing_ok=True)
+        raise
+    db.close()
+    return open_node(home_path, clock=clock)
+
+
+def new_epoch_id() -> str:
+    return "e" + secrets.token_hex(6)
+
+
+def open_node(home: str | Path, *, clock: Clock = system_clock,
+              transport: requests.Session | None = None,
+              environ: dict[str, str] | None = None, background_checkpoint: bool = False) -> Node:
+    """Load an existing node from its home; migrate its database; load its current key."""
+    home_path = Path(home)
+    if not node_exists(home_path):
+        raise NodeError(404, "no_node",
+                        f"{home_path} 中没有节点，请先运行 n12315 init / no node in {home_path}; run n12315 init first")
+    domains.install()
+    config = load_config(home_path, environ)
+    db = dbmod.open_database(config.db_url, background_checkpoint=background_checkpoint)
+    try:
+        migrations.migrate(db)
+    except NodeError:
+        raise
+    except Exception as exc:
+        raise NodeError(500, "db_unavailable", f"无法打开数据库：{exc} / cannot open database") from None
+    with db.bind_ctx(dbmod.all_models()):
+        key_id = LocalState.get_value("own_key_id")
+        n = int(LocalState.get_value("own_key_n") or "1")
+    if not key_id:
+        raise NodeError(500, "no_identity", "数据库中缺少节点身份 / database holds no node identity")
+    try:
+        private = fkeys.load_private_key(_key_path(home_path, n))
+    except fkeys.KeyFileError as exc:
+        raise NodeError(500, "key_file", str(exc)) from None
+    pair = fkeys.keypair_from_private(key_id, private)
+    return Node(config=config, db=db, keypair=pair, clock=clock, transport=transport)
+
+
+def rotate_key(node: Node) -> str:
+    """Start a new signing key; the old public key stays known with its expiry (rule 14)."""
+    home = node.config.home_path
+    with node.activate():
+        n = int(LocalState.get_value("own_key_n") or "1") + 1
+        key_id = fkeys.make_key_id(node.code, n)
+        pair = fkeys.generate_keypair(key_id)
+        fkeys.save_private_key(_key_path(home, n), pair.private)
+        now = node.now()
+        with dbmod.write_tx(node.db):
+            (KnownKey.update(valid_until=now)
+                .where(KnownKey.key_id == node.keypair.key_id)
+                .execute())
+            KnownKey.create(key_id=key_id, node_code=node.code, public_key=pair.public_b64, valid_from=now)
+            LocalState.put("own_key_id", key_id)
+            LocalState.put("own_key_n", str(n))
+    node.keypair = pair
+    return key_id

@@ -1,0 +1,38 @@
+"""The node's numbered schema migrations (STYLE.md "Database"), in order.
+
+Composition level, like ``node.domains``: a migration may touch any domain's tables, so this
+module may name them; ``node.db.migrate`` runs the list and records each number in
+``schema_version``. Never renumber or edit a released migration; add the next one.
+"""
+from __future__ import annotations
+
+from peewee import Database
+
+from node import db as dbmod
+from node.cases import create_search_index
+
+
+def _m0001_initial(db: Database) -> None:
+    with db.bind_ctx(dbmod.all_models()):
+        db.create_tables(dbmod.all_models(), safe=True)
+    create_search_index(db)
+
+
+def _m0002_ping_arrival(db: Database) -> None:
+    """``ping_log.arrival``: the order pings were applied in, so ``pings`` can show that a
+    link delivered them in the order sent (F4). A store created at version 1 by this code
+    already has the column (0001 creates today's tables)."""
+    if "arrival" not in {c.name for c in db.get_columns("ping_log")}:
+        db.execute_sql("ALTER TABLE ping_log ADD COLUMN arrival BIGINT")
+        db.execute_sql("CREATE INDEX IF NOT EXISTS ping_log_arrival ON ping_log (arrival)")
+
+
+MIGRATIONS: list[dbmod.Migration] = [
+    (1, "initial schema", _m0001_initial),
+    (2, "ping arrival order", _m0002_ping_arrival),
+]
+
+
+def migrate(db: Database) -> int:
+    """Bring ``db`` to the latest schema; return the version now in force."""
+    return dbmod.migrate(db, MIGRATIONS)
