@@ -44,7 +44,7 @@ def push(ctx: Context, full: bool, wait_s: float | None, as_json: bool) -> None:
     pushes the statistics channel to the parent.
     """
     from node.stats import service as svc
-    from node.network.replicator import replicator
+    from node.network.transport import replicator
     from replication import sender, topology
     from replication.models import OutboxEntry
     node = ctx.node()

@@ -20,7 +20,7 @@ def sync(ctx: Context, wait_s: float | None, as_json: bool) -> None:
     With --wait, repeats until every outbox is empty; exits non-zero if time runs out.
     Safe while `serve` runs in another process.
     """
-    from node.network.replicator import replicator
+    from node.network.transport import replicator
     from replication import outbox, sender
     node = ctx.node()
     deadline = time.monotonic() + (wait_s or 0)
@@ -91,7 +91,7 @@ def q_list(ctx: Context, include_done: bool, as_json: bool) -> None:
 @pass_ctx
 def q_retry(ctx: Context, qid: int) -> None:
     """重新应用一份隔离文档 / apply a quarantined document again."""
-    from node.network.replicator import replicator
+    from node.network.transport import replicator
     from replication.quarantine import retry
     node = ctx.node()
     with node.activate():
@@ -107,7 +107,7 @@ def q_retry(ctx: Context, qid: int) -> None:
 @pass_ctx
 def q_skip(ctx: Context, qid: int, reason: str) -> None:
     """跳过一份隔离文档（审计）/ skip a quarantined document (audited)."""
-    from node.network.replicator import replicator
+    from node.network.transport import replicator
     from replication.quarantine import skip
     node = ctx.node()
     with node.activate():
@@ -132,7 +132,7 @@ def ping(ctx: Context, code: str, count: int, wait_s: float | None, as_json: boo
     """
     from node.network.models import PingLog
     from node.network import control as federation_docs
-    from node.network.replicator import replicator
+    from node.network.transport import replicator
     from replication import sender
     node = ctx.node()
     with node.activate():

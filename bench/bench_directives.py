@@ -56,7 +56,7 @@ def _forty_node_tree() -> list[tuple[str, str, str | None]]:
 def _real_fanout(tree: list[tuple[str, str, str | None]]) -> dict[str, Any]:
     from node.directives.models import Directive
     from node.directives import service as svc
-    from node.network.replicator import replicator
+    from node.network.transport import replicator
     from replication import sender
     from replication.models import OutboxEntry
     from tests.network.conftest import build

@@ -49,7 +49,7 @@ def _pair(base: Path, batch_size: int):
         build(net, [("county", "440305"), ("station", "440305001")], {"440305001": "440305"})
     finally:
         del os.environ["N12315_REPLICATION__BATCH_SIZE"]
-    from node.network.replicator import replicator
+    from node.network.transport import replicator
     station = net.nodes["440305001"]
 
     db = station.db
@@ -68,7 +68,7 @@ def _pair(base: Path, batch_size: int):
 
 def _queue(net, n: int) -> float:
     from federation.storage import write_tx
-    from node.network.replicator import replicator
+    from node.network.transport import replicator
     from replication import documents, outbox
     county = net.nodes["440305"]
     t0 = time.perf_counter()

@@ -20,9 +20,9 @@ from node.cases import models as cases_models
 from node.cases import service as cases_service
 from node.directives import models as directives_models
 from node.directives import service as directives_service
-from node.network import control, transport_jobs
+from node.network import control, sync_jobs
 from node.network import models as network_models
-from node.network.replicator import HANDLER_FACTORIES
+from node.network.transport import HANDLER_FACTORIES
 from node.routing import models as routing_models
 from node.routing import sync as routing_sync
 from node.stats import models as stats_models
@@ -36,7 +36,7 @@ TABLES = (federation_models.MODELS, replication_models.MODELS, accounts_models.M
 HANDLERS = (control.register_handlers, routing_sync.register_handlers, directives_service.register_handlers,
             stats_service.register_handlers)
 
-JOBS = (transport_jobs.job_specs, control.job_specs, cases_service.job_specs, stats_service.job_specs,
+JOBS = (sync_jobs.job_specs, control.job_specs, cases_service.job_specs, stats_service.job_specs,
         directives_service.job_specs, routing_sync.job_specs)
 
 _LOCK = threading.Lock()

@@ -58,7 +58,7 @@ from node.directives.models import (
 )
 from node.errors import NodeError, conflict, forbidden, invalid, not_found
 from node.runtime import Node
-from node.network.replicator import handler, replicator
+from node.network.transport import handler, replicator
 from replication import documents, outbox
 from replication.engine import Delivery
 from replication.models import SendCounter

@@ -44,7 +44,7 @@ from node.directives.service import (
     is_within,
     show,
 )
-from node.network.replicator import handler, replicator
+from node.network.transport import handler, replicator
 from replication import documents, outbox
 from replication.engine import Delivery
 from replication.registry import ApplyError, Registry

@@ -24,7 +24,7 @@ from node.errors import NodeError
 from node.network.models import PingLog
 from node.runtime import Node
 from node import jobs
-from node.network.replicator import replicator
+from node.network.transport import replicator
 from replication import documents, outbox, topology
 from replication.engine import Delivery
 from replication.registry import ApplyError, Registry

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, jsonify, request
 from federation import httpsig
 from federation.models import KnownKey, Link
 from node.errors import NodeError
-from node.network.replicator import replicator
+from node.network.transport import replicator
 from node.web.auth import current_node
 from replication import documents, sender
 from replication.engine import DbNonceCache

@@ -1,6 +1,7 @@
 """What ``n12315 status`` and ``GET /api/v1/status`` show (CONTRACT §2; RELIABILITY rule 19)."""
 from __future__ import annotations
 
+from node.deadlines import calendar_warnings
 from node.runtime import Node
 
 
@@ -18,11 +19,7 @@ def collect(node: Node) -> dict:
             warnings += rstatus.warnings(node.now())
         except ImportError:
             pass
-        try:
-            from node.deadlines import book as deadlines_runtime
-            warnings += deadlines_runtime.calendar_warnings(node)
-        except ImportError:
-            pass
+        warnings += calendar_warnings(node)
     db = node.config.db_url
     if "@" in db:  # never print a password
         db = db.split("://")[0] + "://…@" + db.split("@", 1)[1]

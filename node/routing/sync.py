@@ -51,7 +51,7 @@ from node.runtime import Node
 from node.cases import service as cases
 from node.routing import rules as routing
 from node.cases import standard
-from node.network.replicator import replicator
+from node.network.transport import replicator
 from replication import documents, outbox, topology
 from replication.engine import Delivery
 from replication.registry import ApplyError, Registry

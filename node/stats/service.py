@@ -55,7 +55,7 @@ from node.errors import NodeError, invalid
 from node.cases.models import Case
 from node.runtime import Node
 from node.cases import standard
-from node.network.replicator import replicator
+from node.network.transport import replicator
 from node.stats.models import (
     COUNT_MEASURES,
     DIMS,

@@ -198,7 +198,7 @@ class Network:
 
     # -- replication helpers -----------------------------------------------------------------
     def sync(self, code: str, force: bool = True):
-        from node.network.replicator import replicator
+        from node.network.transport import replicator
         from replication import sender
         node = self.nodes[code]
         with node.activate():

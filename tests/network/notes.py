@@ -12,7 +12,7 @@ import json
 from federation.models import LocalState
 from federation.storage import write_tx
 from node.runtime import Node
-from node.network.replicator import replicator
+from node.network.transport import replicator
 from replication import documents, outbox, topology
 from replication.engine import Delivery
 

@@ -16,7 +16,7 @@ from node.directives.models import Directive, DirectiveProgress, DirectiveReport
 from node.directives import cap
 from node.accounts import service as users
 from node.directives import service as svc
-from node.network.replicator import replicator
+from node.network.transport import replicator
 from replication import documents, outbox, sender
 from replication.models import OutboxEntry, Quarantine
 from tests.network.conftest import build

@@ -12,7 +12,7 @@ import pytest
 from federation import httpsig
 from federation.models import Link
 from federation.storage import write_tx
-from node.network.replicator import replicator
+from node.network.transport import replicator
 from replication import documents, outbox, sender
 from replication.models import OutboxEntry, Quarantine
 from replication.status import link_report

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from federation.models import Link
-from node.network.replicator import replicator
+from node.network.transport import replicator
 from replication import documents, inbox, outbox, sender
 from replication.models import InboxMark, InboxPending, Quarantine, ReplicationAudit
 from tests.network import notes

@@ -20,7 +20,7 @@ from federation.storage import write_tx
 from node.divisions import load_divisions
 from node.stats import service as stats
 from node.accounts import service as users
-from node.network.replicator import replicator
+from node.network.transport import replicator
 from node.stats.models import StatsRejection, StatsRow
 from replication import documents, outbox
 from replication.models import OutboxEntry, Quarantine

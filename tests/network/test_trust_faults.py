@@ -10,7 +10,7 @@ from federation.storage import write_tx
 from node.divisions import load_divisions
 from node.home import rotate_key
 from node.network import control as federation_docs
-from node.network.replicator import replicator
+from node.network.transport import replicator
 from replication import documents, outbox
 from replication.models import OutboxEntry, Quarantine
 from tests.network import notes

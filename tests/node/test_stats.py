@@ -415,7 +415,7 @@ def _individual_uscc() -> str:
 
 def _delivery(node, body: dict[str, Any], *, kind: str = stats.DOC_SNAPSHOT, origin: str = "440305001",
               sender: str | None = None, role: str = "child", dest: str | None = None) -> Delivery:
-    from node.network.replicator import replicator
+    from node.network.transport import replicator
     with node.activate():
         rep = replicator(node)
     doc = {"v": 1, "kind": kind, "id": f"test-{random.random()}", "channel": "stats", "origin": origin,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from node import jobs
 from node.runtime import Node
-from node.network.replicator import replicator
+from node.network.transport import replicator
 from replication import inbox, sender
 from replication.engine import DbNonceCache
 
