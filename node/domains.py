@@ -13,31 +13,29 @@ from __future__ import annotations
 
 import threading
 
+import node.cases as cases
+import node.directives as directives
+import node.network as network
+import node.routing as routing
+import node.stats as stats
 from federation import models as federation_models
 from node import db, jobs
 from node.accounts import models as accounts_models
 from node.cases import models as cases_models
-from node.cases import service as cases_service
 from node.directives import models as directives_models
-from node.directives import service as directives_service
-from node.network import control, sync_jobs
 from node.network import models as network_models
-from node.network.transport import HANDLER_FACTORIES
 from node.routing import models as routing_models
-from node.routing import sync as routing_sync
 from node.stats import models as stats_models
-from node.stats import service as stats_service
 from replication import models as replication_models
 
 TABLES = (federation_models.MODELS, replication_models.MODELS, accounts_models.MODELS, cases_models.MODELS,
           network_models.MODELS, directives_models.MODELS, stats_models.MODELS, routing_models.MODELS)
 
 # who applies which arriving documents (the transport never knows what a case is)
-HANDLERS = (control.register_handlers, routing_sync.register_handlers, directives_service.register_handlers,
-            stats_service.register_handlers)
+HANDLERS = (network.register_handlers, routing.register_handlers, directives.register_handlers,
+            stats.register_handlers)
 
-JOBS = (sync_jobs.job_specs, control.job_specs, cases_service.job_specs, stats_service.job_specs,
-        directives_service.job_specs, routing_sync.job_specs)
+JOBS = (network.job_specs, cases.job_specs, stats.job_specs, directives.job_specs, routing.job_specs)
 
 _LOCK = threading.Lock()
 _installed = False
@@ -52,7 +50,7 @@ def install() -> None:
         if _installed:
             return
         db.register_tables(*TABLES)
-        HANDLER_FACTORIES.extend(h for h in HANDLERS if h not in HANDLER_FACTORIES)
+        network.add_handlers(*HANDLERS)
         jobs.JOB_FACTORIES.extend(j for j in JOBS if j not in jobs.JOB_FACTORIES)
-        routing_sync.install_case_hooks()
+        routing.install_case_hooks()
         _installed = True

@@ -22,6 +22,7 @@ from node.cases.service import (
     get_case,
     install_extension,
     intake_context,
+    job_specs,
     list_cases,
     mark_overdue,
     to_api,
@@ -53,7 +54,7 @@ required_code = _service._req_code
 required_text = _service._req_text
 
 __all__ = ["ACTIONS", "ACTION_NAMES_ZH", "DISCIPLINE", "DONE_STATUSES", "PROPOSAL_ACTIONS", "READ_ROLES",
-           "TRANSITIONS", "CaseChange", "act", "install_extension", "intake_context", "mark_overdue", "to_api",
+           "TRANSITIONS", "CaseChange", "act", "install_extension", "intake_context", "job_specs", "mark_overdue", "to_api",
            "commit_change", "new_event", "illegal_action", "insert_rows", "next_due", "no_link_error",
            "optional_text", "required_code", "required_text",
            "ALL_KINDS", "CASE_ID_RE", "CHANNELS", "Case", "CaseEvent", "CategoryTable", "DECLINE_GROUNDS", "KINDS",

@@ -42,6 +42,11 @@ def replicator(node: Node) -> Replicator:
     return rep
 
 
+def add_handlers(*factories: Callable[[Node, Registry], None]) -> None:
+    """Add document-handler registrations (``node.domains.install``; idempotent)."""
+    HANDLER_FACTORIES.extend(f for f in factories if f not in HANDLER_FACTORIES)
+
+
 def handler(node: Node, fn: Callable[[Node, Delivery], None]) -> Callable[[Delivery], None]:
     """Adapt a node-level handler ``fn(node, delivery)`` to the registry's signature."""
     def run(delivery: Delivery) -> None:
