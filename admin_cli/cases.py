@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import click
 
+import node.cases as cases
 from admin_cli.cli import Context, emit_json, pass_ctx
-from node.cases import service as svc
-from node.cases import standard
 
-OPERATOR = svc.Actor("cli", "admin")
+OPERATOR = cases.Actor("cli", "admin")
 
 
 @click.group("case")
@@ -27,12 +26,12 @@ def show(ctx: Context, case_id: str, as_json: bool) -> None:
     """显示一件案件、流转轨迹及其办理记录 / show one case, its custody trail and its history."""
     node = ctx.node()
     with node.activate():
-        doc = svc.get_case(node, case_id, OPERATOR)
+        doc = cases.get_case(node, case_id, OPERATOR)
     if as_json:
         emit_json(doc)
         return
-    click.echo(f"{doc['id']}  {doc['kind']}  {svc.STATUS_NAMES_ZH.get(doc['status'], doc['status'])}"
-               f"（{doc['status']}）  {svc.urgency_label(doc['urgency'])}"
+    click.echo(f"{doc['id']}  {doc['kind']}  {cases.STATUS_NAMES_ZH.get(doc['status'], doc['status'])}"
+               f"（{doc['status']}）  {cases.urgency_label(doc['urgency'])}"
                f"{'  超期 OVERDUE' if doc['overdue'] else ''}")
     click.echo(f"  登记 received: {doc['received_at']}  渠道 channel: {doc['channel']}  分类 category: {doc['category']}")
     click.echo(f"  摘要 summary: {doc['summary']}")
@@ -70,8 +69,8 @@ def show(ctx: Context, case_id: str, as_json: bool) -> None:
 
 
 @case.command("list")
-@click.option("--status", type=click.Choice(list(standard.STATUSES)), help="状态 / status")
-@click.option("--kind", type=click.Choice(list(standard.ALL_KINDS)), help="类型 / kind")
+@click.option("--status", type=click.Choice(list(cases.STATUSES)), help="状态 / status")
+@click.option("--kind", type=click.Choice(list(cases.ALL_KINDS)), help="类型 / kind")
 @click.option("--overdue", is_flag=True, help="仅超期（含下级案件副本）/ overdue only (copies of the subtree's cases too)")
 @click.option("--due-within", "due_within", type=int, default=None,
               help="N 个工作日内到期 / due within N working days (supervision)")
@@ -89,7 +88,7 @@ def list_(ctx: Context, status: str | None, kind: str | None, overdue: bool, due
                "due_within_days": str(due_within) if due_within is not None else None,
                "attention": "true" if attention else None, "held_as": held_as}
     with node.activate():
-        page = svc.list_cases(node, {k: v for k, v in filters.items() if v}, OPERATOR, limit=limit)
+        page = cases.list_cases(node, {k: v for k, v in filters.items() if v}, OPERATOR, limit=limit)
     if as_json:
         emit_json(page)
         return

@@ -16,16 +16,16 @@ from typing import Any
 import click
 
 from admin_cli.cli import Context, emit_json, pass_ctx
+from node import directives
 from node.errors import NodeError
-from node.directives import service as svc
 
 
-def _operator(by: str | None) -> svc.Actor:
+def _operator(by: str | None) -> directives.Actor:
     try:
         login = getpass.getuser()
     except (KeyError, OSError):
         login = "operator"
-    return svc.Actor(login=f"cli:{login}", role="admin", name=by or login)
+    return directives.Actor(login=f"cli:{login}", role="admin", name=by or login)
 
 
 def _width(text: str) -> int:
@@ -57,7 +57,7 @@ def progress_table(progress: dict[str, Any]) -> list[str]:
                  e.get("status_name") or e["status"], _short_time(e.get("delivered_at")),
                  _short_time(e.get("acknowledged_at")), e.get("acknowledged_by") or "-", e.get("reports") or 0,
                  "是" if e.get("overdue") else "")
-        lines.append("  ".join(_pad(c, w) for c, (_, w) in zip(cells, COLUMNS)).rstrip())
+        lines.append("  ".join(_pad(c, w) for c, (_, w) in zip(cells, COLUMNS, strict=True)).rstrip())
     lines.append(f"合计 / total: 对象 {progress['targets']}，已送达 {progress['delivered']}，已签收 "
                  f"{progress['acknowledged']}，已反馈 {progress['reported']}，超时 {len(progress['overdue'])}"
                  + ("（明细已截断 / details truncated）" if progress.get("truncated") else ""))
@@ -74,10 +74,10 @@ def directive() -> None:
 @directive.command("issue")
 @click.option("--title", help="标题 / title (a plan's title when --plan is given)")
 @click.option("--body", help="正文 / body (a plan's summary when --plan is given)")
-@click.option("--severity", type=click.Choice(list(svc.SEVERITIES)), help="严重程度 / severity")
-@click.option("--urgency", type=click.Choice(list(svc.URGENCIES)), help="紧急程度 / urgency")
-@click.option("--certainty", type=click.Choice(list(svc.CERTAINTIES)), help="确定程度 / certainty")
-@click.option("--category", type=click.Choice(list(svc.CATEGORIES)), help="类别 / category")
+@click.option("--severity", type=click.Choice(list(directives.SEVERITIES)), help="严重程度 / severity")
+@click.option("--urgency", type=click.Choice(list(directives.URGENCIES)), help="紧急程度 / urgency")
+@click.option("--certainty", type=click.Choice(list(directives.CERTAINTIES)), help="确定程度 / certainty")
+@click.option("--category", type=click.Choice(list(directives.CATEGORIES)), help="类别 / category")
 @click.option("--target", "targets", multiple=True,
               help="下达对象节点代码，可重复；CODE/* 含其全部下级；省略为全部下级 / target node code (repeatable; "
                    "CODE/* = that node and its subtree; default every node below)")
@@ -105,7 +105,7 @@ def issue(ctx: Context, title: str | None, body: str | None, severity: str | Non
         payload["exercise"] = True
     node = ctx.node()
     with node.activate():
-        doc = svc.issue(node, payload, _operator(by))
+        doc = directives.issue(node, payload, _operator(by))
     if as_json:
         emit_json(doc)
         return
@@ -115,7 +115,7 @@ def issue(ctx: Context, title: str | None, body: str | None, severity: str | Non
 
 
 @directive.command("list")
-@click.option("--status", type=click.Choice(list(svc.STATUS_NAMES)), help="状态 / status")
+@click.option("--status", type=click.Choice(list(directives.STATUS_NAMES)), help="状态 / status")
 @click.option("--role", type=click.Choice(["issuer", "target", "relay"]), help="本节点角色 / this node's role")
 @click.option("--case", "case_id", help="关联案件 / linked case id")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON / print JSON")
@@ -125,7 +125,7 @@ def list_(ctx: Context, status: str | None, role: str | None, case_id: str | Non
     node = ctx.node()
     filters = {k: v for k, v in {"status": status, "role": role, "case_id": case_id}.items() if v}
     with node.activate():
-        page = svc.list_directives(node, filters, _operator(None))
+        page = directives.list_directives(node, filters, _operator(None))
     if as_json:
         emit_json(page)
         return
@@ -149,7 +149,7 @@ def show(ctx: Context, directive_id: str, as_json: bool) -> None:
     """显示指令及各节点进度 / show a directive and its per-node progress."""
     node = ctx.node()
     with node.activate():
-        doc = svc.get(node, directive_id, _operator(None))
+        doc = directives.get(node, directive_id, _operator(None))
     if as_json:
         emit_json(doc)
         return
@@ -190,7 +190,7 @@ def ack(ctx: Context, directive_id: str, note: str, by: str | None, as_json: boo
     node = ctx.node()
     actor = _operator(by)
     with node.activate():
-        doc = svc.acknowledge(node, directive_id, {"note": note, "name": actor.name}, actor)
+        doc = directives.acknowledge(node, directive_id, {"note": note, "name": actor.name}, actor)
     if as_json:
         emit_json(doc)
         return
@@ -226,8 +226,8 @@ def report(ctx: Context, directive_id: str, text: str, counts: tuple[str, ...], 
     node = ctx.node()
     actor = _operator(by)
     with node.activate():
-        doc = svc.add_report(node, directive_id, {"text": text, "counts": _parse_count(counts),
-                                                  "attachments": files, "name": actor.name}, actor)
+        doc = directives.add_report(node, directive_id, {"text": text, "counts": _parse_count(counts),
+                                                         "attachments": files, "name": actor.name}, actor)
     if as_json:
         emit_json(doc)
         return
@@ -238,8 +238,8 @@ def report(ctx: Context, directive_id: str, text: str, counts: tuple[str, ...], 
 @click.argument("directive_id")
 @click.option("--title")
 @click.option("--body")
-@click.option("--severity", type=click.Choice(list(svc.SEVERITIES)))
-@click.option("--urgency", type=click.Choice(list(svc.URGENCIES)))
+@click.option("--severity", type=click.Choice(list(directives.SEVERITIES)))
+@click.option("--urgency", type=click.Choice(list(directives.URGENCIES)))
 @click.option("--ack-within", "ack_within", type=int)
 @click.option("--report-within", "report_within", type=int)
 @click.option("--note", help="更新说明 / why")
@@ -253,7 +253,8 @@ def update(ctx: Context, directive_id: str, title: str | None, body: str | None,
                "ack_within_minutes": ack_within, "report_within_minutes": report_within, "note": note}
     node = ctx.node()
     with node.activate():
-        doc = svc.update(node, directive_id, {k: v for k, v in payload.items() if v is not None}, _operator(None))
+        changes = {k: v for k, v in payload.items() if v is not None}
+        doc = directives.update(node, directive_id, changes, _operator(None))
     if as_json:
         emit_json(doc)
         return
@@ -269,7 +270,7 @@ def cancel(ctx: Context, directive_id: str, reason: str, as_json: bool) -> None:
     """撤销指令（CAP Cancel）/ cancel a directive this node issued."""
     node = ctx.node()
     with node.activate():
-        doc = svc.cancel(node, directive_id, {"reason": reason}, _operator(None))
+        doc = directives.cancel(node, directive_id, {"reason": reason}, _operator(None))
     if as_json:
         emit_json(doc)
         return
@@ -290,7 +291,7 @@ def from_case(ctx: Context, case_id: str, plan: str | None, subtree: bool, by: s
         overrides["plan"] = plan
     node = ctx.node()
     with node.activate():
-        doc = svc.directive_from_case(node, case_id, _operator(by), overrides)
+        doc = directives.directive_from_case(node, case_id, _operator(by), overrides)
     if as_json:
         emit_json(doc)
         return
@@ -304,7 +305,7 @@ def from_case(ctx: Context, case_id: str, plan: str | None, subtree: bool, by: s
 def plans(ctx: Context, as_json: bool) -> None:
     """列出应急预案 / list the emergency plans (预案)."""
     node = ctx.node()
-    items = svc.list_plans(node)
+    items = directives.list_plans(node)
     if as_json:
         emit_json({"items": items})
         return
@@ -321,7 +322,7 @@ def cap_(ctx: Context, directive_id: str, version: int | None) -> None:
     """以 CAP 1.2 XML 输出指令 / print the directive as a CAP 1.2 alert."""
     node = ctx.node()
     with node.activate():
-        xml = svc.cap_xml(node, directive_id, version)
+        xml = directives.cap_xml(node, directive_id, version)
     click.echo(xml.decode("utf-8"))
 
 

@@ -2,7 +2,7 @@
 direct-report points (CONTRACT §7; R4.1-R4.5, R7.6, R8.2).
 
 ``stats show`` prints a table, CSV or an XLSX workbook (openpyxl) with Chinese headings;
-the figures come from ``node.stats.service.query`` — the same answer as
+the figures come from ``node.stats.query`` — the same answer as
 ``GET /api/v1/stats``.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ def push(ctx: Context, full: bool, wait_s: float | None, as_json: bool) -> None:
     one signed snapshot per changed day (and, at a direct-report point, one for HQ), then
     pushes the statistics channel to the parent.
     """
-    from node.stats import service as svc
+    import node.stats as svc
     from node.network.transport import replicator
     from replication import sender, topology
     from replication.models import OutboxEntry
@@ -82,14 +82,13 @@ def push(ctx: Context, full: bool, wait_s: float | None, as_json: bool) -> None:
 
 # -- show ---------------------------------------------------------------------------------------
 def _labels(node: Any) -> dict[str, Any]:
+    import node.cases as cases
     from node.divisions import load_divisions
-    from node.cases import standard
-    from node.cases.service import categories
-    enum = {"kind": {k.value: k.zh for k in standard.KINDS},
-            "channel": {c.value: c.zh for c in standard.CHANNELS},
-            "urgency": {u.value: u.zh for u in standard.URGENCIES},
-            "status": {k: v[0] for k, v in standard.STATUSES.items()}}
-    return {"enum": enum, "divisions": load_divisions(), "categories": categories(node)}
+    enum = {"kind": {k.value: k.zh for k in cases.KINDS},
+            "channel": {c.value: c.zh for c in cases.CHANNELS},
+            "urgency": {u.value: u.zh for u in cases.URGENCIES},
+            "status": {k: v[0] for k, v in cases.STATUSES.items()}}
+    return {"enum": enum, "divisions": load_divisions(), "categories": cases.categories(node)}
 
 
 def label(labels: dict[str, Any], field: str, value: str) -> str:
@@ -104,7 +103,7 @@ def label(labels: dict[str, Any], field: str, value: str) -> str:
 
 
 def headings(group_by: list[str], measures: tuple[str, ...]) -> list[str]:
-    from node.stats.service import FIELD_NAMES_ZH, MEASURE_NAMES_ZH
+    from node.stats import FIELD_NAMES_ZH, MEASURE_NAMES_ZH
     out = []
     for g in group_by:
         out += [f"{FIELD_NAMES_ZH[g]}代码", FIELD_NAMES_ZH[g]]
@@ -150,7 +149,7 @@ def render_table(doc: dict[str, Any], labels: dict[str, Any]) -> str:
 
 
 def render_csv(doc: dict[str, Any], labels: dict[str, Any]) -> str:
-    from node.stats.service import OUTPUT_MEASURES
+    from node.stats import OUTPUT_MEASURES
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(headings(doc["group_by"], OUTPUT_MEASURES))
@@ -163,7 +162,7 @@ def write_xlsx(doc: dict[str, Any], labels: dict[str, Any], path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    from node.stats.service import OUTPUT_MEASURES
+    from node.stats import OUTPUT_MEASURES
     wb = Workbook()
     ws = wb.active
     ws.title = "统计"
@@ -200,7 +199,7 @@ def write_xlsx(doc: dict[str, Any], labels: dict[str, Any], path: Path) -> None:
 def show(ctx: Context, from_: str | None, to: str | None, group_by: str, basis: str, fmt: str,
          output: str | None, as_json: bool) -> None:
     """查询本节点辖区统计 / the figures of this node's whole subtree (as GET /api/v1/stats)."""
-    from node.stats import service as svc
+    import node.stats as svc
     node = ctx.node()
     params = {"group_by": group_by, "basis": basis}
     if from_:
@@ -238,7 +237,7 @@ def _pct(v: Any) -> str:
 @pass_ctx
 def units(ctx: Context, from_: str | None, to: str | None, as_json: bool) -> None:
     """下级单位绩效排名 / performance of each direct subordinate unit, ranked (R7.6, R8.2)."""
-    from node.stats import service as svc
+    import node.stats as svc
     node = ctx.node()
     params = {k: v for k, v in (("from", from_), ("to", to)) if v}
     with node.activate():
@@ -262,7 +261,7 @@ def units(ctx: Context, from_: str | None, to: str | None, as_json: bool) -> Non
 @pass_ctx
 def hotspots(ctx: Context, date_: str | None, as_json: bool) -> None:
     """热点：环比激增与投诉最多的企业 / week-over-week surges and the most-complained firms."""
-    from node.stats import service as svc
+    import node.stats as svc
     node = ctx.node()
     with node.activate():
         doc = svc.hotspots(node, {"date": date_} if date_ else {})
@@ -286,7 +285,7 @@ def hotspots(ctx: Context, date_: str | None, as_json: bool) -> None:
 @pass_ctx
 def status(ctx: Context, as_json: bool) -> None:
     """汇总状态：版本、待发送天数、被忽略的快照 / rollup state and ignored snapshots."""
-    from node.stats import service as svc
+    import node.stats as svc
     node = ctx.node()
     with node.activate():
         doc = svc.status(node)
@@ -311,7 +310,7 @@ def direct_report() -> None:
 @pass_ctx
 def dr_add(ctx: Context, code: str) -> None:
     """指定一个数据直报点（指令沿树下发）/ designate a point; the order travels down the tree."""
-    from node.stats import service as svc
+    import node.stats as svc
     node = ctx.node()
     with node.activate():
         point = svc.designate(node, code, True)
@@ -325,7 +324,7 @@ def dr_add(ctx: Context, code: str) -> None:
 @pass_ctx
 def dr_remove(ctx: Context, code: str) -> None:
     """撤销一个数据直报点 / withdraw a direct-report point."""
-    from node.stats import service as svc
+    import node.stats as svc
     node = ctx.node()
     with node.activate():
         svc.designate(node, code, False)
@@ -337,7 +336,7 @@ def dr_remove(ctx: Context, code: str) -> None:
 @pass_ctx
 def dr_list(ctx: Context, as_json: bool) -> None:
     """列出数据直报点 / list direct-report points."""
-    from node.stats import service as svc
+    import node.stats as svc
     node = ctx.node()
     with node.activate():
         points = list(svc.direct_points(node).values())

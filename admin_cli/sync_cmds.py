@@ -130,8 +130,8 @@ def ping(ctx: Context, code: str, count: int, wait_s: float | None, as_json: boo
     Pings travel like any document (signed, queued, relayed hop by hop) and each answers
     with a pong. With --wait, syncs until every pong is back; exits non-zero if not.
     """
-    from node.network.models import PingLog
     from node.network import control as federation_docs
+    from node.network.models import PingLog
     from node.network.transport import replicator
     from replication import sender
     node = ctx.node()

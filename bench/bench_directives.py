@@ -54,8 +54,7 @@ def _forty_node_tree() -> list[tuple[str, str, str | None]]:
 
 
 def _real_fanout(tree: list[tuple[str, str, str | None]]) -> dict[str, Any]:
-    from node.directives.models import Directive
-    from node.directives import service as svc
+    from node import directives
     from node.network.transport import replicator
     from replication import sender
     from replication.models import OutboxEntry
@@ -77,7 +76,7 @@ def _real_fanout(tree: list[tuple[str, str, str | None]]) -> dict[str, Any]:
             for code in codes:
                 node = net.nodes[code]
                 with node.activate():
-                    svc.flush_progress(node)
+                    directives.flush_progress(node)
                     rep = replicator(node)
                     for dest in {r.dest for r in OutboxEntry.select(OutboxEntry.dest).distinct()}:
                         sender.push(rep, dest, "directives", force=True)
@@ -86,7 +85,7 @@ def _real_fanout(tree: list[tuple[str, str, str | None]]) -> dict[str, Any]:
             for code in targets:
                 node = net.nodes[code]
                 with node.activate():
-                    if Directive.select().count() == 0:
+                    if directives.Directive.select().count() == 0:
                         return False
             return True
 
@@ -97,8 +96,8 @@ def _real_fanout(tree: list[tuple[str, str, str | None]]) -> dict[str, Any]:
             net.sync(code)
         started = time.perf_counter()
         with hq.activate():
-            did = svc.issue(hq, {"title": "基准测试指令", "body": "fan-out benchmark", "severity": "minor",
-                                 "ack_within_minutes": 60}, svc.Actor("bench", "leader"))["id"]
+            did = directives.issue(hq, {"title": "基准测试指令", "body": "fan-out benchmark", "severity": "minor",
+                                        "ack_within_minutes": 60}, directives.Actor("bench", "leader"))["id"]
         all_received = all_acked = None
         rounds = 0
         while all_acked is None and rounds < 50:
@@ -108,7 +107,7 @@ def _real_fanout(tree: list[tuple[str, str, str | None]]) -> dict[str, Any]:
                 all_received = time.perf_counter() - started
             push_from(order[::-1])                # bottom-up: progress snapshots
             with hq.activate():
-                p = svc.progress_view(hq, svc.Directive.by_id(did))
+                p = directives.progress_view(hq, directives.Directive.by_id(did))
             if p["acknowledged"] == len(targets) and p["targets"] == len(targets):
                 all_acked = time.perf_counter() - started
         net.close()
@@ -134,7 +133,7 @@ def national_tree(provinces: int = 31, prefectures: int = 340, counties: int = 2
 
 def simulate(parent: dict[str, str], targets: list[str], hop_s: float = HOP_S) -> dict[str, Any]:
     """Event-driven fan-out and roll-up over the nodes' own forwarding rule."""
-    from node.directives.service import is_target, leads_into
+    from node.directives import is_target, leads_into
     children: dict[str, list[str]] = defaultdict(list)
     for code, p in parent.items():
         children[p].append(code)

@@ -101,7 +101,7 @@ def _pools(rng: random.Random, tree: dict[str, list[tuple[str, str]]]) -> dict[s
 def _body(rng: random.Random, province: str, nodes: list[tuple[str, str]], pools: dict[str, list[tuple[str, ...]]],
           day: date, version: int, members: dict[str, str] | None) -> dict[str, Any]:
     """One province's snapshot of one day: each of its nodes reports 1-2 of its combinations."""
-    from node.stats import service as stats
+    import node.stats as stats
     n_counts = len(stats.COUNT_MEASURES)
     rows: dict[tuple[str, ...], list[int]] = {}
     for code, _ in nodes:
@@ -140,12 +140,12 @@ def _pg_reset(url: str) -> str | None:
 
 
 def _bench(backend: str, db_url: str | None, say: Any) -> list[dict[str, Any]]:
+    import node.stats as stats
     from federation.models import Link
+    from node.accounts import service as users
     from node.app import create_app
     from node.db import write_tx
     from node.home import init_home
-    from node.stats import service as stats
-    from node.accounts import service as users
 
     tree = _tree()
     clock = _Clock()

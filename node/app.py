@@ -6,20 +6,26 @@ around every request with ``node.activate()``, so several nodes can share a proc
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from pathlib import Path
 
 from flask import Blueprint, Flask, request
+from flask_wtf.csrf import CSRFProtect
 
 from node import db as dbmod
 from node import domains
-from node.errors import NodeError
 from node.runtime import Node
-from node.web import errors
+from node.web import errors, i18n, pages, session
 
 log = logging.getLogger(__name__)
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
 def create_app(node: Node) -> Flask:
-    app = Flask(f"n12315-{node.code}")
+    app = Flask(f"n12315-{node.code}", root_path=str(PACKAGE_DIR), static_folder="static",
+                template_folder="templates")
     app.config["NODE"] = node
     app.config["MAX_CONTENT_LENGTH"] = node.config.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable
@@ -27,8 +33,10 @@ def create_app(node: Node) -> Flask:
     errors.register(app)
 
     domains.install()
+    _pages(app, node)
     for bp in blueprints():
         app.register_blueprint(bp)
+    app.config["OPENAPI_DESCRIBERS"] = describers()
 
     @app.before_request
     def _limits():
@@ -63,8 +71,47 @@ def create_app(node: Node) -> Flask:
     return app
 
 
+def _pages(app: Flask, node: Node) -> None:
+    """The desk's shell: signed sessions, catalogues, CSRF on every desk form, page headers."""
+    session.configure(app, node.config.home_path, https=node.config.url.startswith("https://"))
+    i18n.configure(app)
+    # CSRF is checked for desk forms only: the JSON API authenticates with bearer tokens and the
+    # federation with HTTP signatures, neither of which a browser sends by itself.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config["WTF_CSRF_TIME_LIMIT"] = None   # the session's own idle timeout bounds it
+    csrf = CSRFProtect(app)
+
+    @app.before_request
+    def _desk_forms():
+        if request.method == "POST" and request.path.startswith(PAGE_PREFIXES):
+            csrf.protect()
+
+    @app.after_request
+    def _page_headers(response):
+        if request.path.startswith(PAGE_PREFIXES):
+            pages.page_headers(response)
+        elif request.path.startswith("/static/"):
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+
+PAGE_PREFIXES = ("/desk/",)
+
+
+def describers() -> list[Callable[[dict], None]]:
+    """Each domain's part of the OpenAPI document, in the order they build on each other."""
+    from node.cases import openapi as cases_doc
+    from node.directives import openapi as directives_doc
+    from node.network import openapi as network_doc
+    from node.routing import api as routing_api
+    from node.stats import api as stats_api
+    return [cases_doc.describe, network_doc.describe, directives_doc.describe, stats_api.describe,
+            routing_api.describe]
+
+
 def blueprints() -> list[Blueprint]:
     """Every blueprint, one per domain API (and, later, per domain's pages)."""
+    from node import desk
     from node.cases import api as cases_api
     from node.directives import api as directives_api
     from node.directives import public_api as directives_public
@@ -74,4 +121,4 @@ def blueprints() -> list[Blueprint]:
     from node.stats import api as stats_api
     from node.web import health, meta
     return [health.bp, cases_api.bp, cases_api.reference, meta.bp, network_api.bp, federation_api.bp, links_api.bp, directives_api.bp,
-            stats_api.bp, directives_public.bp, routing_api.bp]
+            stats_api.bp, directives_public.bp, routing_api.bp, desk.bp]

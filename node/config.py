@@ -79,6 +79,14 @@ class DeadlineSettings:
 
 
 @dataclass(frozen=True)
+class DeskSettings:
+    idle_timeout_minutes: int = 30    # a desk session unused this long ends (issue 11)
+    lockout_attempts: int = 5         # consecutive failed sign-ins before the login is locked
+    lockout_minutes: int = 15         # ... for this long
+    page_size: int = 50               # rows per page in desk lists
+
+
+@dataclass(frozen=True)
 class TriageRule:
     urgency: str
     keywords: tuple[str, ...]
@@ -104,6 +112,7 @@ class NodeConfig:
     replication: ReplicationSettings = field(default_factory=ReplicationSettings)
     stats: StatsSettings = field(default_factory=StatsSettings)
     deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
+    desk: DeskSettings = field(default_factory=DeskSettings)
     triage: tuple[TriageRule, ...] = DEFAULT_TRIAGE
     invite_ttl_hours: float = 24.0
     max_body_bytes: int = 1024 * 1024
@@ -119,6 +128,7 @@ SECTIONS: dict[str, type] = {
     "replication": ReplicationSettings,
     "stats": StatsSettings,
     "deadlines": DeadlineSettings,
+    "desk": DeskSettings,
 }
 IDENTITY_KEYS = ("level", "code", "name", "url", "db_url")
 TOP_LEVEL_KEYS = ("invite_ttl_hours", "max_body_bytes", "log_level")

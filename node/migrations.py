@@ -27,9 +27,23 @@ def _m0002_ping_arrival(db: Database) -> None:
         db.execute_sql("CREATE INDEX IF NOT EXISTS ping_log_arrival ON ping_log (arrival)")
 
 
+def _m0003_desk_sign_in(db: Database) -> None:
+    """Desk passwords, lockout and sign-in records (issue 11). A store created by this code
+    at 0001 already has them (0001 creates today's tables)."""
+    from node.accounts import LoginEvent
+    have = {c.name for c in db.get_columns("user")}
+    for column, ddl in (("password_hash", "VARCHAR(255)"), ("failed_logins", "INTEGER NOT NULL DEFAULT 0"),
+                        ("locked_until", "TIMESTAMP"), ("session_epoch", "INTEGER NOT NULL DEFAULT 0")):
+        if column not in have:
+            db.execute_sql(f'ALTER TABLE "user" ADD COLUMN {column} {ddl}')
+    with db.bind_ctx([LoginEvent]):
+        db.create_tables([LoginEvent], safe=True)
+
+
 MIGRATIONS: list[dbmod.Migration] = [
     (1, "initial schema", _m0001_initial),
     (2, "ping arrival order", _m0002_ping_arrival),
+    (3, "desk sign-in", _m0003_desk_sign_in),
 ]
 
 

@@ -51,6 +51,17 @@ def _is_module(dotted: str) -> bool:
     return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
 
 
+def _exports(module: str) -> set[str]:
+    """The ``__all__`` of a package, read from its source (no import needed)."""
+    init = ROOT.joinpath(*module.split("."), "__init__.py")
+    if not init.exists():
+        return set()
+    for node in ast.walk(ast.parse(init.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
 def _source_files() -> list[Path]:
     return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
 
@@ -75,7 +86,9 @@ def _imports() -> list[Import]:
                 names = tuple(a.name for a in node.names)
                 out.append(Import(source, module, names, node.lineno))
                 for name in names:
-                    if _is_module(f"{module}.{name}"):
+                    # ``from node.cases import categories``: the exported function, not the
+                    # submodule of the same name, when the package exports it
+                    if _is_module(f"{module}.{name}") and name not in _exports(module):
                         out.append(Import(source, f"{module}.{name}", (), node.lineno))
     return out
 

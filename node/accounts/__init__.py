@@ -3,7 +3,8 @@
 The names below are what other domains, the web layer and the CLI may use; everything else
 in this package is its own business.
 """
-from node.accounts.models import User
+from node.accounts.models import LoginEvent, User
+from node.accounts.passwords import login_events, set_password, sign_in
 from node.accounts.service import (
     ROLE_NAMES_ZH,
     ROLES,
@@ -14,5 +15,5 @@ from node.accounts.service import (
     require_role,
 )
 
-__all__ = ["ROLES", "ROLE_NAMES_ZH", "User", "add_user", "authenticate", "list_users", "reissue_token",
+__all__ = ["ROLES", "ROLE_NAMES_ZH", "LoginEvent", "User", "login_events", "set_password", "sign_in", "add_user", "authenticate", "list_users", "reissue_token",
            "require_role"]

@@ -1,19 +1,33 @@
-"""The staff account table (CONTRACT §4)."""
+"""The staff account tables (CONTRACT §4, §9): users and the record of sign-in attempts."""
 from __future__ import annotations
 
-from peewee import BooleanField, CharField, DateTimeField
+from peewee import AutoField, BooleanField, CharField, DateTimeField, IntegerField
 
 from federation.storage import BaseModel
 
 
 class User(BaseModel):
-    """A staff account. Only the SHA-256 of the API token is stored (CONTRACT §4)."""
+    """A staff account. Only the SHA-256 of the API token is stored (CONTRACT §4); the desk
+    password only as an argon2id hash (CONTRACT §9)."""
     login = CharField(primary_key=True)
     role = CharField()
     token_hash = CharField(unique=True)
     display_name = CharField(default="")
     created_at = DateTimeField()
     disabled = BooleanField(default=False)
+    password_hash = CharField(null=True)          # argon2id encoded hash; null: no desk sign-in
+    failed_logins = IntegerField(default=0)       # consecutive failures since the last success
+    locked_until = DateTimeField(null=True)       # sign-in refused until then (UTC)
+    session_epoch = IntegerField(default=0)       # bumped on password change: every session ends
 
 
-MODELS: list[type[BaseModel]] = [User]
+class LoginEvent(BaseModel):
+    """One desk sign-in attempt, kept with time and address (issue 11: lockout is recorded)."""
+    id = AutoField()
+    login = CharField(index=True)
+    at = DateTimeField()
+    address = CharField(default="")
+    outcome = CharField()                          # ok | bad_password | unknown_login | locked | no_password | disabled
+
+
+MODELS: list[type[BaseModel]] = [User, LoginEvent]

@@ -1,8 +1,7 @@
 """Staff accounts, roles and API tokens (CONTRACT §4; R2.3 confidentiality of staff reports).
 
-Only the SHA-256 of a token is stored. Token → user lookups are cached in the node (the
-staff API is hot: STYLE.md "Hot paths"); issuing a new token drops the cache entry so
-the old token stops working at once.
+Only the SHA-256 of a token is stored. Every request looks its token up (one indexed read),
+so a new token, or a disabled user, takes effect at the next request in every process.
 """
 from __future__ import annotations
 
@@ -11,9 +10,9 @@ import re
 import secrets
 from datetime import datetime
 
+from node.accounts.models import User
 from node.db import write_tx
 from node.errors import NodeError
-from node.accounts.models import User
 
 ROLES = ("admin", "intake", "handler", "supervisor", "leader", "discipline", "analyst")
 ROLE_NAMES_ZH = {"admin": "系统管理员", "intake": "受理登记员", "handler": "承办人", "supervisor": "督办员",
@@ -59,19 +58,21 @@ def reissue_token(login: str, cache: dict | None = None) -> str:
     return token
 
 
-def authenticate(token: str | None, cache: dict) -> User:
-    """Return the user for a bearer token, or raise 401."""
+def authenticate(token: str | None, cache: dict | None = None) -> User:
+    """Return the user for a bearer token, or raise 401.
+
+    Read from the database on every request, not from a per-process cache: ``n12315 user
+    token`` and a disabled account run in another process than ``serve``, and the old token must
+    stop working at the next request (CONTRACT §4, §11). One indexed lookup (``cache`` is
+    accepted for callers written before, and ignored)."""
     if not token:
         raise NodeError(401, "unauthenticated", "缺少访问令牌 / missing bearer token")
-    digest = hash_token(token)
-    user = cache.get(digest)
-    if user is None:
-        user = User.get_or_none(User.token_hash == digest)
-        if user is None or user.disabled:
-            raise NodeError(401, "unauthenticated", "访问令牌无效 / invalid bearer token")
-        if len(cache) > 10000:
-            cache.clear()
-        cache[digest] = user
+    user = (User.select()
+            .where(User.token_hash == hash_token(token))
+            .limit(1)
+            .first())
+    if user is None or user.disabled:
+        raise NodeError(401, "unauthenticated", "访问令牌无效 / invalid bearer token")
     return user
 
 

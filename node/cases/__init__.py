@@ -2,37 +2,63 @@
 categories, triage and the USCC check (R1, R2.3, R2.6, R4.1, R7.3; CONTRACT §5).
 
 The names below are what other domains may use (routing, directives, statistics, the web
-layer); everything else in this package is its own business.
+layer); everything else in this package is its own business. Where they live:
+
+* ``standard.py`` — the vocabulary of the data standard (kinds, channels, statuses, outcomes,
+  coded grounds); ``validate.py``, ``checks.py``, ``extensions.py`` — input validation;
+  ``standard_doc.py`` — docs/data-standard.md;
+* ``common.py`` — roles, ``Actor``, the per-node reference data, the case as the API shows it,
+  the readers of action payloads;
+* ``intake.py`` — ``create_case``; ``lifecycle.py`` — the state machine, ``act``, the one
+  write path ``commit_change`` and its extension hooks; ``search.py`` — ``get_case``,
+  ``list_cases``, the leadership board; ``overdue.py`` — the overdue job.
 """
-from node.cases.categories import CategoryTable, load_categories
-from node.cases.models import Case, CaseEvent, create_search_index
-from node.cases import service as _service
-from node.cases.service import (
-    ACTION_NAMES_ZH,
-    ACTIONS,
+from node.cases.category_table import CategoryTable, load_categories
+from node.cases.checks import check_text, parse_money
+from node.cases.common import (
+    ANY_ACT_ROLES,
+    CREATE_ROLES,
+    DEPARTMENTS,
     DISCIPLINE,
     DONE_STATUSES,
-    PROPOSAL_ACTIONS,
+    LEADERSHIP_ROLES,
     READ_ROLES,
-    TRANSITIONS,
+    STATUS_NAMES_ZH,
     Actor,
+    categories,
+    intake_context,
+    optional_text,
+    required_code,
+    required_text,
+    to_api,
+    urgency_label,
+)
+from node.cases.intake import create_case
+from node.cases.lifecycle import (
+    ACTION_NAMES_ZH,
+    ACTIONS,
+    PROPOSAL_ACTIONS,
+    TRANSITIONS,
     CaseChange,
     act,
-    categories,
-    get_case,
+    commit_change,
+    illegal_action,
+    insert_rows,
     install_extension,
-    intake_context,
-    job_specs,
-    list_cases,
-    mark_overdue,
-    to_api,
+    new_event,
+    next_due,
+    no_link_error,
 )
+from node.cases.models import Case, CaseEvent, create_search_index
+from node.cases.overdue import job_specs, mark_overdue
+from node.cases.search import count_cases, get_case, leadership_board, list_cases
 from node.cases.standard import (
     ALL_KINDS,
     CASE_ID_RE,
     CHANNELS,
     DECLINE_GROUNDS,
     KINDS,
+    MEDIATION_END_GROUNDS,
     OUTCOMES,
     SATISFACTION,
     SHANGHAI,
@@ -41,22 +67,13 @@ from node.cases.standard import (
     URGENCIES,
 )
 
-# Step 1 of the move: the lifecycle's helpers that routing uses, under public names (the
-# cases split gives them these names in their own modules).
-commit_change = _service._commit_change
-new_event = _service._event
-illegal_action = _service._illegal
-insert_rows = _service._insert
-next_due = _service._next_due
-no_link_error = _service._no_link
-optional_text = _service._opt_text
-required_code = _service._req_code
-required_text = _service._req_text
-
 __all__ = ["ACTIONS", "ACTION_NAMES_ZH", "DISCIPLINE", "DONE_STATUSES", "PROPOSAL_ACTIONS", "READ_ROLES",
            "TRANSITIONS", "CaseChange", "act", "install_extension", "intake_context", "job_specs", "mark_overdue", "to_api",
            "commit_change", "new_event", "illegal_action", "insert_rows", "next_due", "no_link_error",
            "optional_text", "required_code", "required_text",
            "ALL_KINDS", "CASE_ID_RE", "CHANNELS", "Case", "CaseEvent", "CategoryTable", "DECLINE_GROUNDS", "KINDS",
            "OUTCOMES", "SATISFACTION", "SHANGHAI", "SPECS_BY_NAME", "STATUSES", "URGENCIES", "Actor", "categories",
-           "create_search_index", "get_case", "list_cases", "load_categories"]
+           "create_search_index", "get_case", "list_cases", "load_categories",
+           # added with the split: what the API, the CLI and the other domains also call
+           "ANY_ACT_ROLES", "CREATE_ROLES", "DEPARTMENTS", "LEADERSHIP_ROLES", "MEDIATION_END_GROUNDS",
+           "STATUS_NAMES_ZH", "check_text", "count_cases", "create_case", "leadership_board", "parse_money", "urgency_label"]

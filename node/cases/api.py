@@ -1,5 +1,5 @@
 """Case endpoints (CONTRACT §5; R1.1-R1.4, R2.3, R2.6) — thin: parse, authenticate, call
-``node.cases.service``, answer.
+the names of ``node/cases/__init__.py``, answer.
 
 ``GET /api/v1/categories`` (no token) — the node's category table (R7.3);
 ``GET /api/v1/leadership`` (leader, supervisor, admin) — open urgent and critical cases at
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from node.web.body import json_body
-from node.cases import service as cases
+import node.cases as cases
 from node.web.auth import current_node, current_user
+from node.web.body import json_body
 
 bp = Blueprint("cases", __name__, url_prefix="/api/v1/cases")
 reference = Blueprint("case_reference", __name__, url_prefix="/api/v1")

@@ -19,9 +19,9 @@ import logging
 from pathlib import Path
 
 from node.config import CONFIGS_DIR
-from node.runtime import Node
-from node.deadlines.rules import SHANGHAI, RuleBook, load_rule_sets
 from node.deadlines.calendar import WorkCalendar, load_operator_calendar
+from node.deadlines.rules import SHANGHAI, RuleBook, load_rule_sets
+from node.runtime import Node
 
 log = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from node.errors import NodeError, conflict, invalid
 from node.deadlines.calendar import WorkCalendar
+from node.errors import NodeError, conflict, invalid
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

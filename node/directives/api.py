@@ -1,6 +1,6 @@
 """Staff API of emergency command and dispatch (R3.1-R3.4; CONTRACT §6).
 
-Thin handlers over ``node.directives.service``; every refusal is a ``NodeError`` in the one
+Thin handlers over the names ``node.directives`` exports; every refusal is a ``NodeError`` in the one
 JSON shape. Endpoints:
 
 * ``POST /api/v1/directives`` (leader, admin; level capability ``issues_directives``) → 201
@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from node.web.body import json_body
-from node.directives import service as svc
+from node import directives
+from node.errors import invalid, not_found
 from node.web.auth import current_node, current_user
+from node.web.body import json_body
 
 bp = Blueprint("directives", __name__, url_prefix="/api/v1")
 
@@ -30,63 +31,63 @@ def _optional_body() -> dict:
 
 @bp.post("/directives")
 def issue():
-    user = current_user(*svc.ISSUE_ROLES)
-    doc = svc.issue(current_node(), json_body(), user)
+    user = current_user(*directives.ISSUE_ROLES)
+    doc = directives.issue(current_node(), json_body(), user)
     return jsonify(doc), 201
 
 
 @bp.get("/directives")
 def list_():
     user = current_user()
-    return jsonify(svc.list_directives(current_node(), request.args, user))
+    return jsonify(directives.list_directives(current_node(), request.args, user))
 
 
 @bp.get("/directives/<directive_id>")
 def get(directive_id: str):
     user = current_user()
-    return jsonify(svc.get(current_node(), directive_id, user))
+    return jsonify(directives.get(current_node(), directive_id, user))
 
 
 @bp.post("/directives/<directive_id>/ack")
 def ack(directive_id: str):
-    user = current_user(*svc.ACK_ROLES)
-    return jsonify(svc.acknowledge(current_node(), directive_id, _optional_body(), user))
+    user = current_user(*directives.ACK_ROLES)
+    return jsonify(directives.acknowledge(current_node(), directive_id, _optional_body(), user))
 
 
 @bp.post("/directives/<directive_id>/reports")
 def report(directive_id: str):
-    user = current_user(*svc.ACK_ROLES)
-    return jsonify(svc.add_report(current_node(), directive_id, json_body(), user)), 201
+    user = current_user(*directives.ACK_ROLES)
+    return jsonify(directives.add_report(current_node(), directive_id, json_body(), user)), 201
 
 
 @bp.get("/directives/<directive_id>/reports")
 def reports(directive_id: str):
     user = current_user()
-    return jsonify(svc.reports(current_node(), directive_id, user))
+    return jsonify(directives.reports(current_node(), directive_id, user))
 
 
 @bp.post("/directives/<directive_id>/update")
 def update(directive_id: str):
-    user = current_user(*svc.ISSUE_ROLES)
-    return jsonify(svc.update(current_node(), directive_id, json_body(), user))
+    user = current_user(*directives.ISSUE_ROLES)
+    return jsonify(directives.update(current_node(), directive_id, json_body(), user))
 
 
 @bp.post("/directives/<directive_id>/cancel")
 def cancel(directive_id: str):
-    user = current_user(*svc.ISSUE_ROLES)
-    return jsonify(svc.cancel(current_node(), directive_id, _optional_body(), user))
+    user = current_user(*directives.ISSUE_ROLES)
+    return jsonify(directives.cancel(current_node(), directive_id, _optional_body(), user))
 
 
 @bp.post("/directives/from-case/<case_id>")
 def from_case(case_id: str):
-    user = current_user(*svc.ISSUE_ROLES)
-    return jsonify(svc.directive_from_case(current_node(), case_id, user, _optional_body())), 201
+    user = current_user(*directives.ISSUE_ROLES)
+    return jsonify(directives.directive_from_case(current_node(), case_id, user, _optional_body())), 201
 
 
 @bp.get("/plans")
 def plans():
     current_user()
-    return jsonify({"items": svc.list_plans(current_node())})
+    return jsonify({"items": directives.list_plans(current_node())})
 
 
 @bp.get("/plans/<plan_id>")
@@ -95,12 +96,10 @@ def plan(plan_id: str):
     node = current_node()
     version = request.args.get("version")
     if version is not None and not version.isdigit():
-        from node.errors import invalid
         raise invalid("version", "version 须为整数 / version must be a number")
-    if plan_id not in {p["id"] for p in svc.list_plans(node)}:
-        from node.errors import not_found
+    if plan_id not in {p["id"] for p in directives.list_plans(node)}:
         raise not_found(f"预案 {plan_id} 不存在 / no emergency plan {plan_id}")
-    found = svc.get_plan(node, plan_id, int(version) if version else None, field_name="plan_id")
+    found = directives.get_plan(node, plan_id, int(version) if version else None, field_name="plan_id")
     doc = found.to_dict()
-    doc["versions"] = [p.version for p in svc.load_plans().get(plan_id, [])]
+    doc["versions"] = [p.version for p in directives.load_plans().get(plan_id, [])]
     return jsonify(doc)

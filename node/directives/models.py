@@ -2,8 +2,8 @@
 
 Serves R3.1-R3.4 (directives down the tree, acknowledgement, situation reports, progress
 tracking, overdue reminders), R4.4 and R6.4 (consumer warnings and tips on the public
-feed) and CONTRACT §6. The domain logic is in ``node/services/directives.py`` and
-``node/services/warnings.py``; these are only the rows.
+feed) and CONTRACT §6. The domain logic is in the other modules of
+``node/directives/`` (``service``, ``progress``, ``warnings`` …); these are only the rows.
 
 - ``Directive``: one directive as this node holds it — as its issuer, as a target, or as a
   relay on the way to targets below. The node's *own* acknowledgement state lives on the

@@ -24,11 +24,12 @@ import xml.etree.ElementTree as ET
 
 from flask import Blueprint, Response, jsonify, request
 
-from node.web.body import json_body
-from node.directives import cap
+from node.directives import cap, cap_directives
 from node.directives import warnings as warnings_svc
-from node.directives import service as directives_svc
+from node.directives.common import show
+from node.errors import invalid
 from node.web.auth import current_node, current_user
+from node.web.body import json_body
 
 bp = Blueprint("public", __name__)
 
@@ -38,7 +39,6 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 def _limit() -> int:
     raw = request.args.get("limit", "50")
     if not raw.isdigit():
-        from node.errors import invalid
         raise invalid("limit", "limit 须为整数 / limit must be a number")
     return min(200, max(1, int(raw)))
 
@@ -53,7 +53,7 @@ def warnings_json():
     node = current_node()
     items = warnings_svc.public_feed(node, request.args.get("kind") or None, _limit())
     return jsonify({"node": {"code": node.code, "name": node.config.name, "level": node.level},
-                    "as_of": directives_svc.show(node.now()), "items": items})
+                    "as_of": show(node.now()), "items": items})
 
 
 @bp.get("/public/v1/warnings/<warning_id>")
@@ -77,7 +77,7 @@ def warnings_atom():
     feed = ET.Element(f"{{{ATOM_NS}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": "zh-CN"})
     sub(feed, "id", f"urn:n12315:{node.code}:warnings")
     sub(feed, "title", f"{node.config.name} 消费警示与消费提示")
-    sub(feed, "updated", items[0]["published_at"] if items else directives_svc.show(node.now()))
+    sub(feed, "updated", items[0]["published_at"] if items else show(node.now()))
     sub(feed, "link", rel="self", href=f"{base}/public/v1/warnings.atom", type="application/atom+xml")
     sub(feed, "link", rel="alternate", href=f"{base}/public/", type="text/html")
     author = sub(feed, "author")
@@ -134,19 +134,19 @@ def warning_cap(warning_id: str):
 @bp.get("/cap/v1/directives/<directive_id>.xml")
 def directive_cap(directive_id: str):
     current_user()
-    return _xml(directives_svc.cap_xml(current_node(), directive_id), cap.MIME_TYPE)
+    return _xml(cap_directives.cap_xml(current_node(), directive_id), cap.MIME_TYPE)
 
 
 @bp.get("/cap/v1/directives/<directive_id>/v<int:version>.xml")
 def directive_cap_version(directive_id: str, version: int):
     current_user()
-    return _xml(directives_svc.cap_xml(current_node(), directive_id, version), cap.MIME_TYPE)
+    return _xml(cap_directives.cap_xml(current_node(), directive_id, version), cap.MIME_TYPE)
 
 
 @bp.get("/cap/v1/directives/<directive_id>/acks/<code>.xml")
 def directive_cap_ack(directive_id: str, code: str):
     current_user()
-    return _xml(directives_svc.cap_ack_xml(current_node(), directive_id, code), cap.MIME_TYPE)
+    return _xml(cap_directives.cap_ack_xml(current_node(), directive_id, code), cap.MIME_TYPE)
 
 
 # -- staff: publishing and withdrawing ----------------------------------------------------------

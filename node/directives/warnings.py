@@ -3,7 +3,7 @@
 A bureau at any level publishes a consumer warning (消费警示), a tip (消费提示), a typical
 case (典型案例), a complaint hot spot (投诉热点) or a notice (公告); it travels down to every
 node of the publisher's subtree and appears on each node's public feed (JSON, Atom, CAP
-and a plain HTML page, ``node/web/public.py``) until it expires or the publisher withdraws
+and a plain HTML page, ``public_api.py``) until it expires or the publisher withdraws
 it — the withdrawal travels the same way and takes it off every feed.
 
 Public API (no Flask):
@@ -15,6 +15,8 @@ Public API (no Flask):
 
 Documents: ``warning.publish`` and ``warning.withdraw``, signed by the publisher, addressed
 to its own code and registered as fan-out kinds (like directives: ``docs/directives.md``).
+The vocabularies, roles and body checks it shares with directives are in ``common``; the
+package's ``register_handlers`` registers both, so neither module imports the other.
 """
 from __future__ import annotations
 
@@ -25,44 +27,44 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from federation.models import Link
 from federation.storage import write_tx
+from node.directives import cap
+from node.directives.common import (
+    CATEGORIES,
+    CHANNEL,
+    CST,
+    READ_ROLES,
+    SEVERITIES,
+    as_actor,
+    aware,
+    child_links,
+    db_time,
+    dumps,
+    is_within,
+    json_object,
+    require_role,
+    show,
+    text_field,
+)
 from node.directives.models import PublicWarning
 from node.errors import conflict, forbidden, invalid, not_found
+from node.network import handler, replicator
 from node.runtime import Node
-from node.directives.service import (
-    CATEGORIES,
-    CST,
-    SEVERITIES,
-    _aware,
-    _db_time,
-    _dumps,
-    _json_object,
-    _require_role,
-    _text,
-    as_actor,
-    is_within,
-    show,
-)
-from node.network.transport import handler, replicator
 from replication import documents, outbox
 from replication.engine import Delivery
 from replication.registry import ApplyError, Registry
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "directives"
 KINDS = {"warning": "消费警示", "tip": "消费提示", "typical_case": "典型案例", "hotspot": "投诉热点",
          "notice": "公告"}
 PUBLISH_ROLES = ("leader", "admin")
-READ_ROLES = ("admin", "intake", "handler", "supervisor", "leader", "discipline", "analyst")
 FIELDS = ("title", "body", "kind", "category", "severity", "expires_at")
 
 
 def _children() -> list[str]:
-    return [link.code for link in Link.select(Link.code)
-            .where((Link.role == "child") & (Link.state != "revoked"))
-            .order_by(Link.code)]
+    """Every live child: a warning is for the whole subtree, unlike a directive's targets."""
+    return [link.code for link in child_links()]
 
 
 def _api(w: PublicWarning) -> dict[str, Any]:
@@ -93,10 +95,10 @@ def _parse_time(value: Any, name: str, now: datetime) -> datetime | None:
 def publish(node: Node, payload: Any, actor: Any) -> dict[str, Any]:
     """Publish a warning or tip here and down to every node below."""
     actor = as_actor(actor)
-    _require_role(actor, PUBLISH_ROLES)
-    payload = _json_object(payload, FIELDS)
-    title = _text(payload, "title", required=True, max_len=200, label="标题")
-    body = _text(payload, "body", required=True, max_len=20_000, label="正文")
+    require_role(actor, PUBLISH_ROLES)
+    payload = json_object(payload, FIELDS)
+    title = text_field(payload, "title", required=True, max_len=200, label="标题")
+    body = text_field(payload, "body", required=True, max_len=20_000, label="正文")
     kind = payload.get("kind", "warning")
     if kind not in KINDS:
         raise invalid("kind", f"kind 可选：{', '.join(KINDS)} / unknown kind")
@@ -128,17 +130,17 @@ def _store(content: Mapping[str, Any], doc: Mapping[str, Any], now: datetime, re
         warning_id=content["warning_id"], issuer=content["issuer"], issuer_name=content.get("issuer_name", ""),
         kind=content["kind"], title=content["title"], body=content["body"], category=content["category"],
         severity=content["severity"], region=content["issuer"],
-        published_at=_db_time(_aware(content["published_at"])),
-        expires_at=_db_time(_aware(content["expires_at"])) if content.get("expires_at") else None,
-        status="published", received_from=received_from, doc=_dumps(doc)).execute()
+        published_at=db_time(aware(content["published_at"])),
+        expires_at=db_time(aware(content["expires_at"])) if content.get("expires_at") else None,
+        status="published", received_from=received_from, doc=dumps(doc)).execute()
 
 
 def withdraw(node: Node, warning_id: str, payload: Any, actor: Any) -> dict[str, Any]:
     """Withdraw a warning at its publisher; every node below takes it off its feed."""
     actor = as_actor(actor)
-    _require_role(actor, PUBLISH_ROLES)
-    payload = _json_object(payload, ("reason",), optional=True)
-    reason = _text(payload, "reason", required=False, max_len=2000) or ""
+    require_role(actor, PUBLISH_ROLES)
+    payload = json_object(payload, ("reason",), optional=True)
+    reason = text_field(payload, "reason", required=False, max_len=2000) or ""
     now = node.now()
     rep = replicator(node)
     with write_tx(node.db):
@@ -161,8 +163,8 @@ def withdraw(node: Node, warning_id: str, payload: Any, actor: Any) -> dict[str,
 
 
 def _mark_withdrawn(warning_id: str, at: datetime, reason: str, doc: Mapping[str, Any]) -> None:
-    (PublicWarning.update(status="withdrawn", withdrawn_at=_db_time(at), withdraw_reason=reason,
-                          withdraw_doc=_dumps(doc))
+    (PublicWarning.update(status="withdrawn", withdrawn_at=db_time(at), withdraw_reason=reason,
+                          withdraw_doc=dumps(doc))
      .where(PublicWarning.warning_id == warning_id)
      .execute())
 
@@ -181,7 +183,7 @@ def get_public(node: Node, warning_id: str) -> dict[str, Any]:
 
 def public_feed(node: Node, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """Published, unexpired warnings held here (this node's and its ancestors'), newest first."""
-    now = _db_time(node.now())
+    now = db_time(node.now())
     q = (PublicWarning.select()
          .where((PublicWarning.status == "published")
                 & (PublicWarning.expires_at.is_null() | (PublicWarning.expires_at > now))))
@@ -195,7 +197,7 @@ def public_feed(node: Node, kind: str | None = None, limit: int = 50) -> list[di
 
 def list_all(node: Node, actor: Any) -> dict[str, Any]:
     actor = as_actor(actor)
-    _require_role(actor, READ_ROLES)
+    require_role(actor, READ_ROLES)
     rows = PublicWarning.select().order_by(PublicWarning.published_at.desc(), PublicWarning.pk.desc()).limit(200)
     return {"items": [_api(w) for w in rows]}
 
@@ -237,7 +239,7 @@ def apply_withdraw(node: Node, delivery: Delivery) -> None:
         # but its own children may have had it from an earlier parent — pass it on
         log.info("withdrawal of unknown warning %s at %s", body["warning_id"], node.code)
     elif w.status != "withdrawn":
-        _mark_withdrawn(w.warning_id, _aware(body.get("withdrawn_at")) or delivery.now,
+        _mark_withdrawn(w.warning_id, aware(body.get("withdrawn_at")) or delivery.now,
                         str(body.get("reason") or ""), delivery.doc)
     for child in _children():
         if child not in delivery.route:
@@ -256,7 +258,6 @@ def warning_doc(warning_id: str) -> dict[str, Any] | None:
 
 def cap_xml(node: Node, warning_id: str) -> bytes:
     """A warning as a CAP 1.2 alert (Public scope); a withdrawn one as its Cancel."""
-    from node.directives import cap
     w = get(node, warning_id)
     area = {"desc": f"{w['issuer_name'] or w['issuer']}辖区 / the area of {w['issuer']}", "codes": [w["issuer"]]}
     return cap.warning_alert(w, [area])

@@ -20,11 +20,11 @@ from peewee import fn
 from federation import links, trust
 from federation.models import Link, LocalState
 from federation.storage import write_tx
+from node import jobs
 from node.errors import NodeError
 from node.network.models import PingLog
-from node.runtime import Node
-from node import jobs
 from node.network.transport import replicator
+from node.runtime import Node
 from replication import documents, outbox, topology
 from replication.engine import Delivery
 from replication.registry import ApplyError, Registry

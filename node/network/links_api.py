@@ -14,10 +14,10 @@ from flask import Blueprint, jsonify, request
 
 from federation import httpsig, links, trust
 from federation.records import TrustError
-from node.web.body import json_body
 from node.divisions import load_divisions
 from node.errors import NodeError
 from node.web.auth import current_node
+from node.web.body import json_body
 
 bp = Blueprint("links", __name__)
 

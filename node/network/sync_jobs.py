@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from node import jobs
-from node.runtime import Node
 from node.network.transport import replicator
+from node.runtime import Node
 from replication import inbox, sender
 from replication.engine import DbNonceCache
 

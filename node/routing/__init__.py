@@ -2,8 +2,19 @@
 and their handlers, custody, proposals, notifications to named complainants, supervision.
 
 It extends the case lifecycle through ``node.cases.install_extension``; the case domain never
-imports routing.
+imports routing. Inside the package:
+
+* ``tables.py`` — the jurisdiction tables (TOML, checked, cached per node);
+  ``rules.py`` — the pure decisions (a case and the tables in, a destination out);
+  ``paths.py`` — the tree paths documents travel;
+* ``documents.py`` — the case documents, the wire form of a case, lean reads and writes;
+  ``custody.py`` — who handles a case and who holds a copy;
+* ``hooks.py`` — custody at intake, documents with every change; ``actions.py`` — route,
+  escalate, return, take over, urge, comment, reopen; ``arrivals.py`` — transfers and
+  updates arriving; ``proposals.py`` — what copy holders ask of the handler;
+* ``notifications.py`` (R2.7), ``supervision.py`` (R2.6), ``referrals.py`` (R2.5);
+* ``wiring.py`` — the three functions below; ``api.py`` — the endpoints; ``models.py``.
 """
-from node.routing.sync import install_case_hooks, job_specs, register_handlers
+from node.routing.wiring import install_case_hooks, job_specs, register_handlers
 
 __all__ = ["install_case_hooks", "job_specs", "register_handlers"]

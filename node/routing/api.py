@@ -1,5 +1,5 @@
 """Routing endpoints (R2.5-R2.7; docs/routing.md) — thin: authenticate, call
-``node.routing.sync``, answer.
+``node.routing`` functions (referrals, notifications, proposals), answer.
 
 ``GET /api/v1/referral-bodies[?category=]`` — the directory of competent bodies outside
 market regulation (what ``refer`` takes as ``body``), with what to tell the consumer;
@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from node.routing import sync as case_sync
-from node.cases import service as cases
+from node.cases import PROPOSAL_ACTIONS, READ_ROLES
+from node.routing.notifications import list_notifications
+from node.routing.proposals import list_proposals
+from node.routing.referrals import referral_bodies as directory
 from node.web.auth import current_node, current_user
 
 bp = Blueprint("routing", __name__, url_prefix="/api/v1")
@@ -20,28 +22,29 @@ bp = Blueprint("routing", __name__, url_prefix="/api/v1")
 
 @bp.get("/referral-bodies")
 def referral_bodies():
-    current_user(*cases.READ_ROLES)
-    return jsonify({"items": case_sync.referral_bodies(current_node(), request.args.get("category") or None)})
+    current_user(*READ_ROLES)
+    return jsonify({"items": directory(current_node(), request.args.get("category") or None)})
 
 
 @bp.get("/notifications")
 def notifications():
     current_user("admin", "intake", "handler", "supervisor")
-    return jsonify({"items": case_sync.notifications(current_node(), request.args.get("case_id") or None)})
+    return jsonify({"items": list_notifications(current_node(), request.args.get("case_id") or None)})
 
 
 @bp.get("/proposals")
 def proposals():
-    current_user(*cases.READ_ROLES)
-    return jsonify({"items": case_sync.proposals(current_node(), request.args.get("case_id") or None)})
+    current_user(*READ_ROLES)
+    return jsonify({"items": list_proposals(current_node(), request.args.get("case_id") or None)})
 
 
 # -- the OpenAPI description of what routing adds (node/web/openapi.py asks each blueprint to
 # describe its routes; the case list, the case and the actions gain routing fields) ---------------
-def _describe() -> None:
+def describe(doc: dict) -> None:
+    """Run after the case description (``node.app`` lists the describers in order)."""
     from node.web import openapi as oa
 
-    oa.register_paths({
+    doc["paths"].update({
         "/api/v1/referral-bodies": {"get": {
             "summary": "其他主管部门名录 / competent bodies outside market regulation (R2.5; any staff role)",
             "description": "What `refer` takes as `body`, with the hotline and what the consumer is told. "
@@ -57,7 +60,7 @@ def _describe() -> None:
             "parameters": [oa._query("case_id", "案件编号 / case id")],
             "responses": {"200": oa._resp("提议 / proposals", {"type": "object"}), **oa._errors(401, 403)}}},
     })
-    listing = oa.PATHS["/api/v1/cases"]["get"]["parameters"]
+    listing = doc["paths"]["/api/v1/cases"]["get"]["parameters"]
     names = {p["name"] for p in listing}
     for name, text, schema in (
             ("held_as", "本节点承办（handler）或持有副本（copy）/ handled here or a copy kept here",
@@ -71,19 +74,16 @@ def _describe() -> None:
     for p in listing:
         if p["name"] == "department":
             p["schema"] = {"type": "string"}
-    actions = oa.PATHS["/api/v1/cases/{case_id}/actions"]["post"]
+    actions = doc["paths"]["/api/v1/cases/{case_id}/actions"]["post"]
     actions["responses"]["202"] = oa._resp(
         "本节点持有副本：提议已送承办单位 / this node holds a copy: the proposal was sent to the handling node "
         "(urge, comment, take_over, feedback, reopen)", {"$ref": "#/components/schemas/Case"})
-    enum = oa.COMPONENTS["schemas"]["Action"]["properties"]["action"]["enum"]
-    for action in cases.PROPOSAL_ACTIONS + ("reopen",):
+    enum = doc["components"]["schemas"]["Action"]["properties"]["action"]["enum"]
+    for action in PROPOSAL_ACTIONS + ("reopen",):
         if action not in enum:
             enum.append(action)
-    props = oa.COMPONENTS["schemas"]["Case"]["properties"]
+    props = doc["components"]["schemas"]["Case"]["properties"]
     props.setdefault("held_as", {"type": "string", "enum": ["handler", "copy"]})
     props.setdefault("attention", {"type": ["string", "null"]})
     props.setdefault("custody", {"type": "array", "description": "custody trail (docs/routing.md)",
                                  "items": {"type": "object"}})
-
-
-_describe()

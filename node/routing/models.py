@@ -7,7 +7,7 @@
   change a named complainant must be told of (R2.7), sent by a pluggable sender.
 
 The case itself, its history and its custody trail live in ``node.cases.models`` and travel
-with the case (``node/services/case_sync.py``); nothing here travels.
+with the case (``node/routing/documents.py``); nothing here travels.
 """
 from __future__ import annotations
 

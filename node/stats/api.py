@@ -1,6 +1,6 @@
 """Statistics endpoints (CONTRACT §7; R4.1-R4.5, R7.6, R8.2) — thin: authenticate, call
-``node.stats.service``, answer. Reads take roles analyst, leader, admin; managing
-direct-report points and pushing a rollup take admin.
+the functions ``node.stats`` exports, answer. Reads take roles analyst, leader, admin;
+managing direct-report points and pushing a rollup take admin.
 
 - ``GET /api/v1/stats?from&to&group_by&basis`` — the subtree's figures with coverage.
 - ``GET /api/v1/stats/units?from&to`` — unit performance and ranking (R7.6, R8.2).
@@ -9,17 +9,16 @@ direct-report points and pushing a rollup take admin.
 - ``GET|POST /api/v1/stats/direct-report``, ``DELETE /api/v1/stats/direct-report/<code>`` — HQ.
 - ``GET /api/v1/stats/status``, ``GET /api/v1/stats/rejections``, ``POST /api/v1/stats/push``.
 
-The routes are described in the OpenAPI document through ``OPENAPI_PATHS`` below, added to
-``node.web.openapi.PATHS`` when this module loads.
+The routes are described in the OpenAPI document by ``describe`` below.
 """
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from node.web.body import json_body
+import node.stats as stats
 from node.errors import invalid
-from node.stats import service as stats
 from node.web.auth import current_node, current_user
+from node.web.body import json_body
 
 bp = Blueprint("stats", __name__, url_prefix="/api/v1/stats")
 
@@ -98,7 +97,9 @@ def push():
 
 
 def _openapi_paths() -> dict:
-    from node.web.openapi import _errors, _query, _resp
+    from node.web.openapi import errors as _errors
+    from node.web.openapi import query as _query
+    from node.web.openapi import resp as _resp
     date = {"type": "string", "format": "date"}
     stats_params = [
         _query("from", "起始日期（含）/ first receipt day, Asia/Shanghai (default: 29 days before to)", date),
@@ -155,12 +156,6 @@ def _openapi_paths() -> dict:
     }
 
 
-def _describe() -> None:
-    try:
-        from node.web import openapi
-    except ImportError:  # pragma: no cover - the OpenAPI module is optional
-        return
-    openapi.PATHS.update(_openapi_paths())
-
-
-_describe()
+def describe(doc: dict) -> None:
+    """The statistics routes in the OpenAPI document (``node.app.describers``)."""
+    doc["paths"].update(_openapi_paths())

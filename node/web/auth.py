@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from node.accounts.models import User
-from node.accounts import service as users
+from node.accounts import User, authenticate, require_role
 
 
 def current_node():
@@ -17,9 +16,8 @@ def current_user(*roles: str) -> User:
     if user is None:
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else None
-        node = current_node()
-        user = users.authenticate(token, node.cache.setdefault("tokens", {}))
+        user = authenticate(token)
         g.user = user
     if roles:
-        users.require_role(user, *roles)
+        require_role(user, *roles)
     return user

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from node.errors import NodeError
@@ -36,17 +37,34 @@ def error_response(err: NodeError):
     return resp
 
 
+CSRF_MESSAGE = ("表单已过期或不是从本工作台提交的，请刷新页面后重试 / the form expired or was not sent from this "
+                "desk; reload the page and try again")
+
+
+def _respond(err: NodeError):
+    """A page for the desk's paths (a person reads it), the JSON shape everywhere else."""
+    if request.path.startswith("/desk/"):
+        from node.web.i18n import localize
+        from node.web.pages import render
+        return render("desk/error.html", status=err.status, error=localize(err.message), code=err.status)
+    return error_response(err)
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(NodeError)
     def _node_error(err: NodeError):
-        return error_response(err)
+        return _respond(err)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(err: CSRFError):
+        return _respond(NodeError(400, "csrf", CSRF_MESSAGE))
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         code, message = _HTTP_MESSAGES.get(err.code or 500, ("http_error", err.description or "error"))
-        return error_response(NodeError(err.code or 500, code, message))
+        return _respond(NodeError(err.code or 500, code, message))
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
         log.exception("unhandled error")
-        return error_response(NodeError(500, "internal", "服务器内部错误，已记录日志 / internal error (logged)"))
+        return _respond(NodeError(500, "internal", "服务器内部错误，已记录日志 / internal error (logged)"))

@@ -3,7 +3,7 @@ description each domain registers in ``node/web/openapi.py`` (a test fails when 
 missing from it)."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from node.web.auth import current_node
 from node.web.openapi import spec
@@ -13,4 +13,4 @@ bp = Blueprint("meta", __name__, url_prefix="/api/v1")
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(spec(current_node()))
+    return jsonify(spec(current_node(), current_app.config.get("OPENAPI_DESCRIBERS", ())))

@@ -11,8 +11,8 @@ import json
 
 from federation.models import LocalState
 from federation.storage import write_tx
-from node.runtime import Node
 from node.network.transport import replicator
+from node.runtime import Node
 from replication import documents, outbox, topology
 from replication.engine import Delivery
 

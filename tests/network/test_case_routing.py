@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from node.cases.models import Case, CaseEvent
-from node.routing.models import Notification
-from node.routing import sync as case_sync
 from node.accounts import service as users
+from node.cases.models import Case, CaseEvent
+from node.routing import arrivals, documents, notifications, proposals, supervision
+from node.routing.models import Notification
 from replication.models import Quarantine
 from tests.network.harness import Faults
 
@@ -140,7 +140,7 @@ def test_phone_complaint_at_the_province_reaches_the_county_and_its_conclusion_r
     node = tree.nodes["440000"]
     with node.activate():
         told = [n.status for n in Notification.select().where(Notification.case_id == cid).order_by(Notification.id)]
-        assert case_sync.flush_notifications(node) == 3
+        assert notifications.flush_notifications(node) == 3
         assert Notification.select().where(Notification.state == "sent").count() == 3
     assert told == ["transferred", "accepted", "concluded"]
     r = api.call("440000", "GET", f"/api/v1/notifications?case_id={cid}", "intake")
@@ -204,14 +204,14 @@ def test_a_supervisor_at_the_prefecture_sees_an_overdue_case_in_its_county_and_u
     tree.clock.t = tree.clock.t + timedelta(days=13)          # 2026-10-12, a Monday
     county = tree.nodes["440305"]
     with county.activate():
-        assert case_sync.remind(county) == 1
+        assert supervision.remind(county) == 1
     tree.settle()
     for code in ("440300", "440000", "000000"):
         assert cid in api.ids(code, "&due_within_days=2", role="supervisor"), code
     # overdue: the county flags it; the prefecture (and every level above) sees it
     tree.clock.t = tree.clock.t + timedelta(days=3)           # 2026-10-15
     with county.activate():
-        case_sync.remind(county)
+        supervision.remind(county)
     tree.settle()
     for code in ("440300", "440000", "000000"):
         assert cid in api.ids(code, "&overdue=true", role="supervisor"), code
@@ -225,11 +225,11 @@ def test_a_supervisor_at_the_prefecture_sees_an_overdue_case_in_its_county_and_u
     assert "请三日内办结" in urge[0]["note"]
     assert [e["action"] for e in api.get("440300", cid)["history"]][-1] == "urge"
     with tree.nodes["440300"].activate():
-        assert [p["state"] for p in case_sync.proposals(tree.nodes["440300"], cid)] == ["applied"]
+        assert [p["state"] for p in proposals.list_proposals(tree.nodes["440300"], cid)] == ["applied"]
     # overdue for five working days: the escalating reminder
     tree.clock.t = tree.clock.t + timedelta(days=8)
     with county.activate():
-        assert case_sync.remind(county) == 1
+        assert supervision.remind(county) == 1
     tree.settle()
     reminders = [e["note"] for e in api.get("000000", cid)["history"] if e["action"] == "remind"]
     assert len(reminders) == 2 and "提请上级督办" in reminders[-1]
@@ -405,8 +405,8 @@ def test_conflicting_actions_at_two_nodes_while_cut_off_never_fork_the_case(tree
     rejected = [e for e in final["history"] if e["action"] == "proposal_rejected"]
     assert len(rejected) == 2 and all("已办结" in e["note"] for e in rejected), rejected
     with tree.nodes["440300"].activate():
-        states = sorted((p["action"], p["state"]) for p in case_sync.proposals(tree.nodes["440300"], cid))
-        reasons = [p["reason"] for p in case_sync.proposals(tree.nodes["440300"], cid)]
+        states = sorted((p["action"], p["state"]) for p in proposals.list_proposals(tree.nodes["440300"], cid))
+        reasons = [p["reason"] for p in proposals.list_proposals(tree.nodes["440300"], cid)]
     assert states == [("take_over", "rejected"), ("urge", "rejected")]
     assert all("已办结" in r for r in reasons)
     no_quarantine(tree)
@@ -494,16 +494,16 @@ def test_a_copy_applies_only_a_higher_version(tree, api):
     tree.settle()
     county, province = tree.nodes["440305"], tree.nodes["440000"]
     with county.activate():
-        old = (case_sync.row_to_wire(Case.row(cid)), case_sync._history_wire(cid))
+        old = (documents.row_to_wire(Case.row(cid)), documents.history_wire(cid))
     api.act("440305", cid, action="accept")
     tree.settle()
     with province.activate():
-        assert case_sync.store_copy(province, *old) == "stale"
+        assert arrivals.store_copy(province, *old) == "stale"
         assert Case.row(cid)["status"] == "accepted"
     # the handler never takes a copy over its own row, even a newer-looking one
     with county.activate():
         forged = dict(old[0], version=99, status="closed")
-        assert case_sync.store_copy(county, forged, old[1]) == "handler"
+        assert arrivals.store_copy(county, forged, old[1]) == "handler"
         assert Case.row(cid)["status"] == "accepted"
 
 
@@ -542,7 +542,7 @@ def test_cli_case_show_prints_the_custody_trail_and_the_prefecture_lists_overdue
     tree.clock.t = tree.clock.t + timedelta(days=16)
     station = tree.nodes["440305001"]
     with station.activate():
-        case_sync.remind(station)
+        supervision.remind(station)
     tree.settle()
     runner = CliRunner()
     home = str(tree.nodes["440300"].config.home_path)

@@ -12,10 +12,10 @@ import pytest
 
 from federation import keys as fkeys
 from federation.docsign import sign_document
-from node.directives.models import Directive, DirectiveProgress, DirectiveReport, PublicWarning
-from node.directives import cap
+from node import directives
 from node.accounts import service as users
-from node.directives import service as svc
+from node.directives import cap
+from node.directives.models import Directive, DirectiveProgress, DirectiveReport, PublicWarning
 from node.network.transport import replicator
 from replication import documents, outbox, sender
 from replication.models import OutboxEntry, Quarantine
@@ -83,7 +83,7 @@ def settle(net: Network, *, faults: bool = False, rounds: int = 300) -> None:
                 continue
             node = net.nodes[code]
             with node.activate():
-                svc.flush_progress(node)
+                directives.flush_progress(node)
                 # as `n12315 sync` does (past any backoff), on the one channel directives use
                 sender.sync_all(replicator(node), force=True, channels=("directives",))
         if faults:
@@ -282,7 +282,7 @@ def test_a_relay_cannot_alter_a_directive(tree, staff):
     settle(tree)
     pref = tree.nodes["440300"]
     with pref.activate():
-        original = svc.messages(did)[0]
+        original = directives.messages(did)[0]
     altered = json.loads(json.dumps(original))
     altered["body"]["title"] = "被篡改的标题"
     altered["id"] = "altered-1"
@@ -382,17 +382,17 @@ def test_overdue_acknowledgements_raise_escalating_reminders(tree, staff):
     tree.clock.advance(31 * 60)
     station, county = tree.nodes["440305001"], tree.nodes["440305"]
     with station.activate():
-        mine = svc.check_overdue(station)
+        mine = directives.check_overdue(station)
     with county.activate():
-        about_child = svc.check_overdue(county)
+        about_child = directives.check_overdue(county)
     assert [(r["node"], r["level"], r["about"]) for r in mine] == [("440305001", 1, "self")]
     assert [(r["node"], r["level"], r["about"]) for r in about_child] == [("440305001", 1, "child")]
     p = staff.progress("000000", did)
     assert p["overdue"] == ["440305001"] and p["overdue_count"] == 1
     tree.clock.advance(30 * 60)
     with county.activate():
-        assert [r["level"] for r in svc.check_overdue(county)] == [2]
-        assert svc.check_overdue(county) == []               # idempotent
+        assert [r["level"] for r in directives.check_overdue(county)] == [2]
+        assert directives.check_overdue(county) == []               # idempotent
     reminders = staff.get("440305", did).get_json()["reminders"]
     assert [r["level_name"] for r in reminders] == ["提醒", "催办"]
     staff.ack("440305001", did)
@@ -401,7 +401,7 @@ def test_overdue_acknowledgements_raise_escalating_reminders(tree, staff):
 
 
 def test_directive_from_an_especially_urgent_case(tree, staff):
-    from tests.node.case_examples import complaint
+    from tests.node.cases.examples import complaint
     pref = "440300"
     node = tree.nodes[pref]
     with node.activate():

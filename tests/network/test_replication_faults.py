@@ -312,7 +312,7 @@ def test_f8_receiver_mark_behind_the_senders_floor_jumps_once(pair):
 
 
 def test_floor_at_or_above_the_first_entry_is_a_malformed_batch(pair):
-    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    county = pair.nodes["440305"]
     notes.send(county, "440305001", 1)
     with county.activate():
         rows = outbox.pending("440305001", "cases", 10)

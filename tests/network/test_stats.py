@@ -17,15 +17,20 @@ from datetime import date
 import pytest
 
 from federation.storage import write_tx
-from node.divisions import load_divisions
-from node.stats import service as stats
 from node.accounts import service as users
+from node.divisions import load_divisions
 from node.network.transport import replicator
-from node.stats.models import StatsRejection, StatsRow
+from node.stats.common import DOC_DIRECT, DOC_SNAPSHOT
+from node.stats.direct import designate
+from node.stats.models import COUNT_MEASURES, StatsRejection, StatsRow
+from node.stats.queries import query, query_direct
+from node.stats.rollup import rollup
+from node.stats.snapshots import build_body
+from node.stats.units import units
 from replication import documents, outbox
 from replication.models import OutboxEntry, Quarantine
 from tests.network.harness import Faults
-from tests.node.test_stats import act, advance_case, case_body, create, random_case_body
+from tests.node.stats.test_stats import act, advance_case, case_body, create, random_case_body
 
 DIV = load_divisions()
 DAYS = ["2026-08-28", "2026-08-31", "2026-09-01", "2026-09-15", "2026-09-28"]
@@ -44,7 +49,7 @@ def rollup_all(net, rounds: int | None = None, nodes=None) -> None:
             if code not in net.down:
                 node = net.nodes[code]
                 with node.activate():
-                    stats.rollup(node)
+                    rollup(node)
         net.settle(rounds=200)
 
 
@@ -55,7 +60,7 @@ def truth(cases: list[dict], code: str) -> Counter:
 def figures(net, code: str, **params) -> dict:
     node = net.nodes[code]
     with node.activate():
-        return stats.query(node, {**RANGE, **params})
+        return query(node, {**RANGE, **params})
 
 
 def assert_every_tier_exact(net, cases: list[dict]) -> None:
@@ -123,7 +128,7 @@ def _old_snapshots(net, child: str) -> list[tuple[str, dict]]:
     with node.activate():
         return [(r.dest, json.loads(r.body))
                 for r in OutboxEntry.select().where((OutboxEntry.channel == "stats")
-                                                    & (OutboxEntry.doc_kind == stats.DOC_SNAPSHOT))]
+                                                    & (OutboxEntry.doc_kind == DOC_SNAPSHOT))]
 
 
 def _redeliver(net, child: str, docs: list[tuple[str, dict]]) -> int:
@@ -165,7 +170,7 @@ def test_f21_property_random_placements_duplicate_and_late_rollups(variant, tree
         for code in rng.sample(codes, rng.randint(1, len(codes))):
             node = tree.nodes[code]
             with node.activate():
-                stats.rollup(node)
+                rollup(node)
             saved.setdefault(code, []).extend(_old_snapshots(tree, code))
         for _ in range(rng.randint(1, 3)):
             for code in rng.sample(list(tree.nodes), len(tree.nodes)):
@@ -201,13 +206,13 @@ def test_direct_report_points_are_shown_apart(tree):
     cases = [create(tree.nodes[code], random_case_body(rng, DAYS))
              for code in ("440305", "440305001", "440305", "330106", "440300")]
     with hq.activate():
-        point = stats.designate(hq, "440305")
+        point = designate(hq, "440305")
     assert point["delivered"] is True
     tree.settle()
     rollup_all(tree)
     with hq.activate():
-        direct = stats.query_direct(hq, {**RANGE, "group_by": "node"})
-        national = stats.query(hq, RANGE)
+        direct = query_direct(hq, {**RANGE, "group_by": "node"})
+        national = query(hq, RANGE)
     assert national["totals"]["cases"] == len(cases), "direct reports never count twice"
     assert direct["totals"]["cases"] == sum(truth(cases, "440305").values()) == 3
     assert [(r["node"], r["cases"]) for r in direct["rows"]] == [("440305", 3)]
@@ -219,26 +224,26 @@ def test_direct_report_points_are_shown_apart(tree):
     with rogue.activate():
         rep = replicator(rogue)
         with write_tx(rogue.db):
-            body = stats.build_body(rogue, date(2026, 9, 15), 999, rogue.now(), None)
-            doc = documents.create(stats.DOC_DIRECT, channel="stats", origin="330106", dest="000000", body=body,
+            body = build_body(rogue, date(2026, 9, 15), 999, rogue.now(), None)
+            doc = documents.create(DOC_DIRECT, channel="stats", origin="330106", dest="000000", body=body,
                                    keypair=rogue.keypair, now=rogue.now())
             outbox.enqueue(rep, "330100", "stats", doc, ["330106"], rogue.now())
     tree.settle()
     with hq.activate():
         rej = [r for r in StatsRejection.select() if r.origin == "330106"]
-        direct = stats.query_direct(hq, {**RANGE, "group_by": "node"})
-        assert stats.query(hq, RANGE)["totals"]["cases"] == len(cases)
+        direct = query_direct(hq, {**RANGE, "group_by": "node"})
+        assert query(hq, RANGE)["totals"]["cases"] == len(cases)
     assert [r.code for r in rej] == ["not_designated"]
     assert {r["node"] for r in direct["rows"]} == {"440305"}
 
     # withdrawn: new figures of 440305 reach HQ through the tree only
     with hq.activate():
-        stats.designate(hq, "440305", False)
+        designate(hq, "440305", False)
     tree.settle()
     cases.append(create(tree.nodes["440305"], case_body(day="2026-09-15")))
     rollup_all(tree)
     with hq.activate():
-        assert stats.query_direct(hq, RANGE)["totals"]["cases"] == 3
+        assert query_direct(hq, RANGE)["totals"]["cases"] == 3
     assert_every_tier_exact(tree, cases)
 
 
@@ -250,10 +255,10 @@ def test_snapshot_from_outside_the_subtree_is_refused(tree):
     outsider = tree.nodes["330106"]
     county = tree.nodes["440305"]
     with outsider.activate():
-        body = stats.build_body(outsider, date(2026, 9, 15), 10**6, outsider.now(), None)
+        body = build_body(outsider, date(2026, 9, 15), 10**6, outsider.now(), None)
         body["rows"] = [["accepted", "complaint", "web", "G0303", "general", "registered", "330106",
-                         50, *[0] * (len(stats.COUNT_MEASURES) - 1), "0.00", "0.00"]]
-    doc = documents.create(stats.DOC_SNAPSHOT, channel="stats", origin="330106", dest="440300", body=body,
+                         50, *[0] * (len(COUNT_MEASURES) - 1), "0.00", "0.00"]]
+    doc = documents.create(DOC_SNAPSHOT, channel="stats", origin="330106", dest="440300", body=body,
                            keypair=outsider.keypair, now=outsider.now())
     with county.activate():
         rep = replicator(county)
@@ -299,7 +304,7 @@ def test_unit_performance_ranks_subordinate_units(tree):
     rollup_all(tree)
     hq = tree.nodes["000000"]
     with hq.activate():
-        doc = stats.units(hq, RANGE)
+        doc = units(hq, RANGE)
     by = {u["code"]: u for u in doc["units"]}
     assert [u["code"] for u in doc["units"]] == ["330000", "440000"]
     assert by["330000"]["rank"] == 1 and by["330000"]["mediation_success_rate"] == 1.0

@@ -13,9 +13,8 @@ import re
 import shutil
 import signal
 import time
-from pathlib import Path
-
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 

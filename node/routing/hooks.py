@@ -1,0 +1,151 @@
+"""Routing's hooks in the case lifecycle (R1.5, R2.3, R2.6-R2.7; docs/routing.md §2, §6, §8):
+intake decides custody; every change widens who holds a copy and queues the documents.
+
+``prepare`` runs before a change is written: at intake it applies the jurisdiction decision
+(keep the case, or route it on at once); on every change it adds this node, the supervising
+ancestors and a proposer to the holders. ``after_change`` runs in the same transaction as
+the change (RELIABILITY rule 1): the transfer document when custody leaves, one update per
+branch to the holders, and the notices for a named complainant at the accepting node.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC
+from typing import Any
+
+from node.cases import Actor, CaseChange, new_event
+from node.divisions import load_divisions
+from node.errors import NodeError
+from node.network import replicator
+from node.routing import paths, proposals, rules, tables
+from node.routing.custody import accused, holders, redact, unit_name
+from node.routing.documents import (
+    DOC_TRANSFER,
+    DOC_UPDATE,
+    events_to_wire,
+    from_json,
+    history_wire,
+    row_to_wire,
+    send,
+    show_time,
+    to_json,
+)
+from node.routing.notifications import notify
+from node.routing.supervision import case_supervisors
+from node.runtime import Node
+from replication import topology
+
+TRANSFER_ACTIONS = ("route", "escalate", "return", "take_over")
+
+
+def prepare(node: Node, changes: list[CaseChange]) -> None:
+    proposal = proposals.CURRENT.get()
+    for c in changes:
+        if c.previous_version is None:
+            _prepare_intake(node, c)
+        if proposal is not None and c.events:
+            data = from_json(c.events[0].get("data"), {})
+            data["proposal_id"] = proposal["proposal_id"]
+            c.events[0]["data"] = to_json(data)
+        _widen(node, c, extra=[proposal["proposer"]] if proposal else [])
+
+
+def _widen(node: Node, c: CaseChange, extra: list[str]) -> None:
+    row = c.row
+    held = holders(row)
+    want = list(held)
+    if node.code not in want:
+        want.append(node.code)
+    if row.get("held_as") == "handler":
+        if row.get("kind") != "consultation":   # answered where taken; no clock to supervise
+            want += case_supervisors(node, node.code, row)
+    else:   # custody is leaving with this change: the destination will hold it
+        want.append(row["handling_node"])
+    want = list(dict.fromkeys(want + extra))
+    if want != held:
+        row["holders"] = to_json(want)
+        if c.previous_version is not None:
+            c.changed["holders"] = row["holders"]
+
+
+def _prepare_intake(node: Node, c: CaseChange) -> None:
+    row = c.row
+    reg = c.events[0]
+    at = reg["at"]
+    now = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    actor = reg["actor"]
+    custody = [{"node": node.code, "since": show_time(now), "until": None, "from": None, "by": actor,
+                "action": "register", "reason": "受理登记 / taken in", "via": []}]
+    row["route"] = to_json(custody)
+    row["holders"] = to_json([node.code])
+    facts = rules.CaseFacts.from_row(row)
+    decision = rules.decide(facts, node.code, load_divisions(), tables.for_node(node))
+    if row["department"] != "discipline":
+        row["department"] = decision.department
+    attention = decision.attention
+    target = decision.target
+    if target != node.code:
+        hop = topology.next_hop(replicator(node), target)
+        if decision.basis == "station_area" and hop != target:
+            target = node.code   # the station is not linked here: the county keeps the case
+        elif hop is None:
+            attention = (f"无链路可达有管辖权的单位 {target}，由本节点暂存，需人工分流 / no linked route to {target}, "
+                         f"the unit with jurisdiction: kept here for a person")
+            target = node.code
+    if target == node.code:
+        row["attention"] = attention
+        return
+    full = dict(row)
+    note = f"自动分流至 {unit_name(target)}：{decision.note}"
+    custody[0]["until"] = show_time(now)
+    custody.append({"node": target, "since": None, "until": None, "from": node.code, "by": actor,
+                    "action": "route", "auto": True, "reason": decision.note, "sent_at": show_time(now), "via": []})
+    changed = {"status": "transferred", "handling_node": target, "held_as": "copy", "version": row["version"] + 1,
+               "route": to_json(custody), "attention": None}
+    row.update(changed)
+    full.update(changed)
+    c.events.append(new_event(row["case_id"], node, Actor(actor, "system"), "route", "registered",
+                              "transferred", note, at, {"to": target, "basis": decision.basis, "auto": True}))
+    c.payload["_transfer_to"] = target
+    if rules.is_accused_unit(node.code, decision.accused, load_divisions()):
+        c.payload["_full_row"] = full           # the document carries the report; we keep a stub
+        redacted = redact(row)
+        row.update(redacted)
+        row["search_text"] = ""
+
+
+def after_change(node: Node, changes: list[CaseChange]) -> None:
+    for c in changes:
+        row = c.row
+        if c.previous_version is None:
+            events = events_to_wire(c.events)
+        else:
+            events = history_wire(row["case_id"])
+        transfer_to = c.payload.get("_transfer_to") or (
+            row["handling_node"] if c.action in TRANSFER_ACTIONS and row.get("held_as") == "copy" else None)
+        if transfer_to:
+            full = c.payload.get("_full_row") or row
+            body = {"case": row_to_wire(full), "events": events}
+            if not send(node, DOC_TRANSFER, transfer_to, body):
+                raise NodeError(409, "no_route", f"没有通往 {transfer_to} 的链路 / no linked route to {transfer_to}")
+            _send_updates(node, row, events, skip_path_to=transfer_to)
+        elif row.get("held_as") == "handler":
+            _send_updates(node, row, events)
+        if row["accepting_node"] == node.code or (row.get("held_as") == "handler" and rules.is_accused_unit(
+                row["accepting_node"], accused(node, row), load_divisions())):
+            notify(node, row, c.events)
+
+
+def _send_updates(node: Node, row: Mapping[str, Any], events: list[dict[str, Any]],
+                  skip_path_to: str | None = None) -> int:
+    """One ``case.update`` per branch: to the fewest holders whose paths pass all others
+    (the transfer already passes the holders on its own path)."""
+    div = load_divisions()
+    targets = [t for t in holders(row) if t != node.code]
+    if skip_path_to:
+        targets = [t for t in targets if not paths.on_path(t, node.code, skip_path_to, div)]
+    dests = paths.cover(node.code, targets, div)
+    if not dests:
+        return 0
+    body = {"case": row_to_wire(row), "events": events}
+    return sum(1 for dest in dests if send(node, DOC_UPDATE, dest, body))
