@@ -95,7 +95,7 @@ def _pages(app: Flask, node: Node) -> None:
         return response
 
 
-PAGE_PREFIXES = ("/desk/",)
+PAGE_PREFIXES = ("/desk/",)   # the public portal (issue 12) adds "/public/" pages
 
 
 def describers() -> list[Callable[[dict], None]]:
@@ -112,6 +112,11 @@ def describers() -> list[Callable[[dict], None]]:
 def blueprints() -> list[Blueprint]:
     """Every blueprint, one per domain API (and, later, per domain's pages)."""
     from node import desk
+    from node.cases import pages as cases_pages
+    from node.directives import pages as directives_pages
+    from node.network import pages as network_pages
+    from node.routing import pages as routing_pages
+    from node.stats import pages as stats_pages
     from node.cases import api as cases_api
     from node.directives import api as directives_api
     from node.directives import public_api as directives_public
@@ -121,4 +126,5 @@ def blueprints() -> list[Blueprint]:
     from node.stats import api as stats_api
     from node.web import health, meta
     return [health.bp, cases_api.bp, cases_api.reference, meta.bp, network_api.bp, federation_api.bp, links_api.bp, directives_api.bp,
-            stats_api.bp, directives_public.bp, routing_api.bp, desk.bp]
+            stats_api.bp, directives_public.bp, routing_api.bp, desk.bp, cases_pages.bp, routing_pages.bp,
+            directives_pages.bp, stats_pages.bp, network_pages.bp]
