@@ -72,13 +72,19 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+# Every demo user's desk password (the demo runs on 127.0.0.1 only; a real node's users get
+# theirs from `n12315 user add --password-stdin` / `user password`).
+DEMO_PASSWORD = "demo-12315"
+
+
 class DemoError(Exception):
     pass
 
 
-def cli_cmd(home: Path, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+def cli_cmd(home: Path, *args: str, check: bool = True, timeout: float = 120,
+            stdin: str | None = None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "admin_cli", "--home", str(home), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=stdin,
                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
     if check and proc.returncode != 0:
         raise DemoError(f"`n12315 {' '.join(args)}` failed: {proc.stderr.strip() or proc.stdout.strip()}")
@@ -104,11 +110,18 @@ class Federation:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def init_all(self, roles: tuple[str, ...] = ("admin", "intake", "handler", "leader", "supervisor",
-                                                 "analyst", "discipline")) -> None:
+                                                 "analyst", "discipline"), password: str | None = None) -> None:
+        """Every node with one user per role (login = role); with ``password``, each user can
+        sign in to the desk with it."""
         for n in self.nodes.values():
             cli_cmd(n.home, "init", "--level", n.level, "--code", n.code, "--name", n.name, "--url", n.public_url)
             for role in roles:
-                n.tokens[role] = last_line(cli_cmd(n.home, "user", "add", role, "--role", role).stdout)
+                if password is None:
+                    out = cli_cmd(n.home, "user", "add", role, "--role", role).stdout
+                else:
+                    out = cli_cmd(n.home, "user", "add", role, "--role", role, "--password-stdin",
+                                  stdin=password + "\n").stdout
+                n.tokens[role] = last_line(out)
             self.log(f"  初始化 init  {n.code:<10} {n.name}")
         (self.base_dir / "tokens.json").write_text(
             json.dumps({c: n.tokens for c, n in self.nodes.items()}, ensure_ascii=False, indent=1))
@@ -228,7 +241,7 @@ def demo(base_dir: str, base_port: int, check: bool) -> None:
     failures: list[str] = []
     try:
         click.echo("== 初始化节点 / initialising nodes")
-        fed.init_all()
+        fed.init_all(password=DEMO_PASSWORD)
         click.echo("== 启动节点 / starting nodes")
         fed.start_all()
         click.echo("== 建立链路 / linking through the CLI")
@@ -243,6 +256,12 @@ def demo(base_dir: str, base_port: int, check: bool) -> None:
         for n in fed.nodes.values():
             click.echo(f"  {n.code:<10} {n.level:<10} {n.url}  {n.name}")
         click.echo(f"  管理员令牌 admin token of 440305: {fed.nodes['440305'].tokens['admin']}")
+        click.echo("")
+        click.echo("工作台 / staff desk:")
+        for code in ("440000", "440305"):
+            click.echo(f"  {fed.nodes[code].url}/desk/   {fed.nodes[code].name}")
+        click.echo(f"  登录名 login: admin | intake | handler | supervisor | leader | analyst | discipline"
+                   f"   密码 password: {DEMO_PASSWORD}")
         if check:
             if failures:
                 for f in failures:

@@ -125,6 +125,44 @@ def test_user_add_prints_token_last_and_refuses_existing_login(county):
     assert [u["login"] for u in users] == ["intake1"]
 
 
+def _sign_in(home: Path, login: str, password: str) -> int:
+    """Sign in through the desk form in-process; the HTTP status of the answer."""
+    from node.app import create_app
+    from node.home import open_node
+    node = open_node(home)
+    try:
+        client = create_app(node).test_client()
+        import re
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/desk/login").get_data(as_text=True))
+        return client.post("/desk/login", data={"login": login, "password": password,
+                                                "csrf_token": token.group(1)}).status_code
+    finally:
+        node.close()
+
+
+def test_user_add_with_password_from_stdin_and_user_password(county):
+    proc = subprocess.run([*N12315, "--home", str(county), "user", "add", "clerk", "--role", "intake",
+                           "--password-stdin"], input="first password 1\n", capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1].startswith("n12315_")       # the token stays last
+    assert _sign_in(county, "clerk", "first password 1") == 302
+    proc = subprocess.run([*N12315, "--home", str(county), "user", "password", "clerk"],
+                          input="second password 2\n", capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert _sign_in(county, "clerk", "first password 1") == 401
+    assert _sign_in(county, "clerk", "second password 2") == 302
+
+
+def test_a_too_short_password_is_refused_and_no_user_is_created(county):
+    proc = subprocess.run([*N12315, "--home", str(county), "user", "add", "clerk", "--role", "intake",
+                           "--password-stdin"], input="short\n", capture_output=True, text=True, timeout=60)
+    assert_refused(proc, "password")
+    assert "clerk" not in run(county, "user", "list").stdout
+    assert_refused(subprocess.run([*N12315, "--home", str(county), "user", "password", "nobody"],
+                                  input="long enough pass\n", capture_output=True, text=True, timeout=60), "nobody")
+
+
 def test_user_add_unknown_role_refused(county):
     proc = run(county, "user", "add", "x", "--role", "boss")
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
