@@ -59,7 +59,8 @@ def serve(ctx: Context, host: str, port: int, threads: int, no_jobs: bool) -> No
     app.config["BIND_THREADS_FOR_GOOD"] = True  # one node in this process: bind each worker once
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="n12315",
-                               clear_untrusted_proxy_headers=True)
+                               clear_untrusted_proxy_headers=True,
+                               max_request_body_size=app.config["MAX_REQUEST_BYTES"])
     except OSError as exc:
         raise click.ClickException(f"无法监听 {host}:{port}：{exc.strerror} / cannot listen on {host}:{port}") from None
     scheduler = None if no_jobs else jobs.start(node)

@@ -38,11 +38,16 @@ def create_app(node: Node) -> Flask:
         app.register_blueprint(bp)
     app.config["OPENAPI_DESCRIBERS"] = describers()
 
+    federation_limit = node.config.replication.max_batch_bytes + 256 * 1024
+    # What the HTTP server may read at most (``serve`` gives it to waitress, which would
+    # otherwise buffer up to 1 GiB before the app's own check answers 413).
+    app.config["MAX_REQUEST_BYTES"] = max(node.config.max_body_bytes, federation_limit)
+
     @app.before_request
     def _limits():
         # staff API bodies stop at 1 MiB (CONTRACT §5); replication batches may be larger
         if request.path.startswith("/federation/"):
-            request.max_content_length = node.config.replication.max_batch_bytes + 256 * 1024
+            request.max_content_length = federation_limit
 
     @app.before_request
     def _bind():

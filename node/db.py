@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 from peewee import CharField, Database, DateTimeField, IntegerField, PostgresqlDatabase, SqliteDatabase
@@ -70,6 +71,17 @@ def open_database(url: str, *, background_checkpoint: bool = False) -> Database:
         return db
     raise NodeError(400, "bad_db_url",
                     f"不支持的数据库地址：{url} / unsupported database URL (sqlite:/// or postgresql://)", "db")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL (None for another database)."""
+    parsed = urlparse(url)
+    if parsed.scheme != "sqlite":
+        return None
+    path = unquote(parsed.path)
+    if url.startswith("sqlite:////"):
+        path = "/" + path.lstrip("/")
+    return Path(path) if path else None
 
 
 def checkpoint(db: Database) -> None:

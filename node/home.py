@@ -55,6 +55,8 @@ def init_home(home: str | Path, *, level: str, code: str, name: str, url: str,
     made: list[Path] = []
     try:
         home_path.mkdir(parents=True, exist_ok=True)
+        if created_home:
+            os.chmod(home_path, 0o700)   # keys, database and logs are nobody else's business
         probe = home_path / ".write-test"
         probe.write_text("")
         probe.unlink()
@@ -63,12 +65,13 @@ def init_home(home: str | Path, *, level: str, code: str, name: str, url: str,
                         f"无法写入节点目录 {home_path}：{exc.strerror} / cannot write to {home_path}") from None
     db = None
     try:
-        (home_path / "keys").mkdir(exist_ok=True)
+        (home_path / "keys").mkdir(mode=0o700, exist_ok=True)
         made.append(home_path / "keys")
         key_id = fkeys.make_key_id(code, 1)
         pair = fkeys.generate_keypair(key_id)
         fkeys.save_private_key(_key_path(home_path, 1), pair.private)
         effective_db = db_url or default_db_url(home_path)
+        private_db_file(effective_db)
         db = dbmod.open_database(effective_db)
         if not dbmod.is_sqlite(db):
             with db.bind_ctx([LocalState]):
@@ -103,6 +106,27 @@ def init_home(home: str | Path, *, level: str, code: str, name: str, url: str,
     return open_node(home_path, clock=clock)
 
 
+def private_db_file(db_url: str) -> None:
+    """A SQLite database file readable by its owner only (0600): created so before SQLite
+    opens it — SQLite gives its -wal and -shm files the database file's mode — and tightened
+    when an older home left it world-readable."""
+    path = dbmod.sqlite_path(db_url)
+    if path is None:
+        return
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if candidate.stat().st_mode & 0o077:
+                os.chmod(candidate, 0o600)
+        except FileNotFoundError:
+            pass
+        except PermissionError:   # not ours to change; doctor (issue "install") will say so
+            log.warning("cannot make %s private", candidate)
+
+
 def new_epoch_id() -> str:
     return "e" + secrets.token_hex(6)
 
@@ -117,6 +141,7 @@ def open_node(home: str | Path, *, clock: Clock = system_clock,
                         f"{home_path} 中没有节点，请先运行 n12315 init / no node in {home_path}; run n12315 init first")
     domains.install()
     config = load_config(home_path, environ)
+    private_db_file(config.db_url)
     db = dbmod.open_database(config.db_url, background_checkpoint=background_checkpoint)
     try:
         migrations.migrate(db)

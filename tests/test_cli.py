@@ -267,3 +267,17 @@ def test_serve_accepts_the_contract_example_and_stops_cleanly_on_sigterm(county)
         assert unauth.status_code == 401 and unauth.json()["error"]["code"]
     assert server.returncode == 0
     assert "Traceback" not in server.err
+
+
+@pytest.mark.process
+def test_serve_refuses_a_body_over_its_limit_before_reading_it(county):
+    """waitress reads no more than the largest body a route accepts (it used to buffer up to
+    1 GiB before the app's own 1 MiB check answered)."""
+    port = _free_port()
+    with _serving(county, port):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /api/v1/cases HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 209715200\r\n\r\n{")
+            sock.settimeout(10)
+            answer = sock.recv(4096).decode("latin-1")
+        assert answer.startswith("HTTP/1.1 413"), answer[:200]

@@ -93,6 +93,8 @@ def _learn_rotations(node, body: bytes) -> bool:
 def _parse(body: bytes) -> dict:
     try:
         data = json.loads(body)
+    except RecursionError:
+        raise NodeError(400, "malformed", "批次嵌套过深 / batch nested too deep") from None
     except (ValueError, UnicodeDecodeError):
         raise NodeError(400, "malformed", "批次不是合法 JSON / batch is not valid JSON") from None
     if not isinstance(data, dict):
