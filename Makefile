@@ -20,9 +20,9 @@ $(STAMP): pyproject.toml
 browser:
 	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing chromium, chromium-driver, fonts-noto-cjk for the browser tests"; \
+	  echo "installing chromium, chromium-driver, chromium-l10n, fonts-noto-cjk for the browser tests"; \
 	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    chromium chromium-driver fonts-noto-cjk >/dev/null; \
+	    chromium chromium-driver chromium-l10n fonts-noto-cjk >/dev/null; \
 	else echo "chromium/chromedriver missing and not root: the browser tests will be skipped"; fi
 
 # Page catalogues: extract, merge into each domain's zh_CN .po, compile (node/web/catalogs.py).

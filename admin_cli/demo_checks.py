@@ -65,6 +65,30 @@ def outboxes_drain(fed: Federation, created: list[dict[str, Any]]) -> str:
     return "全部发件箱已清空 / every outbox empty"
 
 
+@check("工作台 / the printed desk accounts sign in at the printed desk URLs")
+def desk_sign_in(fed: Federation, created: list[dict[str, Any]]) -> str:
+    import re
+
+    import requests
+
+    from admin_cli.demo import DEMO_PASSWORD
+    signed = []
+    for code in ("440000", "440305"):
+        n = fed.nodes[code]
+        with requests.Session() as browser:
+            form = browser.get(n.url + "/desk/login", timeout=30)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            if form.status_code != 200 or token is None:
+                raise DemoError(f"{code}: no sign-in form at {n.url}/desk/login ({form.status_code})")
+            resp = browser.post(n.url + "/desk/login", data={"login": "handler", "password": DEMO_PASSWORD,
+                                                               "csrf_token": token.group(1)}, timeout=30)
+            home = browser.get(n.url + "/desk/", timeout=30, allow_redirects=False)
+            if resp.status_code != 200 or home.status_code != 200 or 'id="tile-waiting"' not in home.text:
+                raise DemoError(f"{code}: the demo handler could not sign in ({resp.status_code}, {home.status_code})")
+            signed.append(code)
+    return f"已在 {'、'.join(signed)} 登录工作台 / signed in at the desk of {', '.join(signed)}"
+
+
 def run(fed: Federation, created: list[dict[str, Any]], say: Callable[[str], None]) -> list[str]:
     _load_more_checks()
     failures = []

@@ -81,50 +81,22 @@ def push(ctx: Context, full: bool, wait_s: float | None, as_json: bool) -> None:
 
 
 # -- show ---------------------------------------------------------------------------------------
+# the names, headings, rows and workbook are the statistics domain's (node/stats/export.py),
+# shared with the desk's XLSX export
 def _labels(node: Any) -> dict[str, Any]:
-    import node.cases as cases
-    from node.divisions import load_divisions
-    enum = {"kind": {k.value: k.zh for k in cases.KINDS},
-            "channel": {c.value: c.zh for c in cases.CHANNELS},
-            "urgency": {u.value: u.zh for u in cases.URGENCIES},
-            "status": {k: v[0] for k, v in cases.STATUSES.items()}}
-    return {"enum": enum, "divisions": load_divisions(), "categories": cases.categories(node)}
-
-
-def label(labels: dict[str, Any], field: str, value: str) -> str:
-    """The Chinese name of a group-by value (the code itself when there is none)."""
-    if field in labels["enum"]:
-        return labels["enum"][field].get(value, value)
-    if field == "region":
-        return (labels["divisions"].full_name(value) or value) if value else "（无）"
-    if field == "category":
-        return labels["categories"].name(value) or value
-    return value
+    from node.stats import value_labels
+    return value_labels(node)
 
 
 def headings(group_by: list[str], measures: tuple[str, ...]) -> list[str]:
-    from node.stats import FIELD_NAMES_ZH, MEASURE_NAMES_ZH
-    out = []
-    for g in group_by:
-        out += [f"{FIELD_NAMES_ZH[g]}代码", FIELD_NAMES_ZH[g]]
-    return out + [MEASURE_NAMES_ZH[m] for m in measures]
+    from node.stats import figure_headings
+    return figure_headings(group_by, measures)
 
 
 def table_rows(doc: dict[str, Any], labels: dict[str, Any], measures: tuple[str, ...]) -> list[list[Any]]:
     """Data rows and the totals row (合计), values as str/int/Decimal."""
-    group_by = doc["group_by"]
-    out = []
-    for row in doc["rows"]:
-        cells: list[Any] = []
-        for g in group_by:
-            cells += [row[g], label(labels, g, row[g])]
-        cells += [Decimal(row[m]) if m.startswith("amount") else row[m] for m in measures]
-        out.append(cells)
-    total: list[Any] = ["合计", ""] if group_by else []
-    total += [""] * (2 * len(group_by) - len(total))
-    total += [Decimal(doc["totals"][m]) if m.startswith("amount") else doc["totals"][m] for m in measures]
-    out.append(total)
-    return out
+    from node.stats import figure_rows
+    return figure_rows(doc, labels, measures)
 
 
 def render_table(doc: dict[str, Any], labels: dict[str, Any]) -> str:
@@ -159,31 +131,8 @@ def render_csv(doc: dict[str, Any], labels: dict[str, Any]) -> str:
 
 
 def write_xlsx(doc: dict[str, Any], labels: dict[str, Any], path: Path) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    from node.stats import OUTPUT_MEASURES
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "统计"
-    ws.append([f"{doc['scope_name']}（{doc['scope']}）统计  {doc['from']} 至 {doc['to']}  截至 {doc['as_of']}"])
-    ws.append(headings(doc["group_by"], OUTPUT_MEASURES))
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-    rows = table_rows(doc, labels, OUTPUT_MEASURES)
-    for r in rows:
-        ws.append(r)
-        for cell in ws[ws.max_row]:
-            if isinstance(cell.value, Decimal):
-                cell.number_format = "0.00"
-    for cell in ws[ws.max_row]:
-        cell.font = Font(bold=True)
-    ws.freeze_panes = "A3"
-    cov = wb.create_sheet("覆盖情况")
-    c = doc["coverage"]
-    cov.append(["应报节点数", "已报节点数", "超时未报节点", "超时阈值（小时）"])
-    cov.append([c["nodes_expected"], c["nodes_reporting"], "、".join(c["stale"]), c.get("stale_after_hours")])
-    wb.save(path)
+    from node.stats import figures_workbook
+    figures_workbook(doc, labels).save(path)
 
 
 @stats.command("show")

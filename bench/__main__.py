@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-ORDER = ["intake", "replication", "routing", "directives", "stats"]
+ORDER = ["intake", "replication", "routing", "directives", "stats", "desk"]
 
 
 def available() -> list[str]:

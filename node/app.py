@@ -107,29 +107,34 @@ def describers() -> list[Callable[[dict], None]]:
     """Each domain's part of the OpenAPI document, in the order they build on each other."""
     from node.cases import openapi as cases_doc
     from node.directives import openapi as directives_doc
+    from node.evidence import openapi as evidence_doc
     from node.network import openapi as network_doc
     from node.routing import api as routing_api
     from node.stats import api as stats_api
     return [cases_doc.describe, network_doc.describe, directives_doc.describe, stats_api.describe,
-            routing_api.describe]
+            routing_api.describe, evidence_doc.describe]
 
 
 def blueprints() -> list[Blueprint]:
     """Every blueprint, one per domain API (and, later, per domain's pages)."""
     from node import desk
-    from node.cases import pages as cases_pages
-    from node.directives import pages as directives_pages
-    from node.network import pages as network_pages
-    from node.routing import pages as routing_pages
-    from node.stats import pages as stats_pages
+    from node.accounts import pages as accounts_pages
     from node.cases import api as cases_api
+    from node.cases import pages as cases_pages
+    from node.cases.case_page import bp as case_page_bp
     from node.directives import api as directives_api
+    from node.directives import pages as directives_pages
     from node.directives import public_api as directives_public
+    from node.evidence import api as evidence_api
+    from node.evidence import pages as evidence_pages
     from node.network import api as network_api
     from node.network import federation_api, links_api
+    from node.network import pages as network_pages
     from node.routing import api as routing_api
+    from node.routing import pages as routing_pages
     from node.stats import api as stats_api
+    from node.stats import pages as stats_pages
     from node.web import health, meta
     return [health.bp, cases_api.bp, cases_api.reference, meta.bp, network_api.bp, federation_api.bp, links_api.bp, directives_api.bp,
             stats_api.bp, directives_public.bp, routing_api.bp, desk.bp, cases_pages.bp, routing_pages.bp,
-            directives_pages.bp, stats_pages.bp, network_pages.bp]
+            directives_pages.bp, stats_pages.bp, network_pages.bp, case_page_bp, accounts_pages.bp, evidence_api.bp, evidence_pages.bp]

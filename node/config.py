@@ -87,6 +87,16 @@ class DeskSettings:
 
 
 @dataclass(frozen=True)
+class EvidenceSettings:
+    max_bytes: int = 10 * 1024 * 1024     # one attachment, checked on its content (issue 11 item 5)
+    max_files_per_case: int = 50
+    chunk_bytes: int = 512 * 1024         # blobs travel in chunks of this size (base64 adds a third)
+    allow_text: bool = True               # plain-text receipts besides JPEG, PNG, WebP and PDF
+    max_image_pixels: int = 40_000_000    # larger images are refused (decompression bombs)
+    jpeg_quality: int = 92                # re-encoding when the original's tables cannot be kept
+
+
+@dataclass(frozen=True)
 class TriageRule:
     urgency: str
     keywords: tuple[str, ...]
@@ -113,6 +123,7 @@ class NodeConfig:
     stats: StatsSettings = field(default_factory=StatsSettings)
     deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
     desk: DeskSettings = field(default_factory=DeskSettings)
+    evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     triage: tuple[TriageRule, ...] = DEFAULT_TRIAGE
     invite_ttl_hours: float = 24.0
     max_body_bytes: int = 1024 * 1024
@@ -129,6 +140,7 @@ SECTIONS: dict[str, type] = {
     "stats": StatsSettings,
     "deadlines": DeadlineSettings,
     "desk": DeskSettings,
+    "evidence": EvidenceSettings,
 }
 IDENTITY_KEYS = ("level", "code", "name", "url", "db_url")
 TOP_LEVEL_KEYS = ("invite_ttl_hours", "max_body_bytes", "log_level")

@@ -15,6 +15,7 @@ import threading
 
 import node.cases as cases
 import node.directives as directives
+import node.evidence as evidence
 import node.network as network
 import node.routing as routing
 import node.stats as stats
@@ -23,17 +24,19 @@ from node import db, jobs
 from node.accounts import models as accounts_models
 from node.cases import models as cases_models
 from node.directives import models as directives_models
+from node.evidence import models as evidence_models
 from node.network import models as network_models
 from node.routing import models as routing_models
 from node.stats import models as stats_models
 from replication import models as replication_models
 
 TABLES = (federation_models.MODELS, replication_models.MODELS, accounts_models.MODELS, cases_models.MODELS,
-          network_models.MODELS, directives_models.MODELS, stats_models.MODELS, routing_models.MODELS)
+          network_models.MODELS, directives_models.MODELS, stats_models.MODELS, routing_models.MODELS,
+          evidence_models.MODELS)
 
 # who applies which arriving documents (the transport never knows what a case is)
 HANDLERS = (network.register_handlers, routing.register_handlers, directives.register_handlers,
-            stats.register_handlers)
+            stats.register_handlers, evidence.register_handlers)
 
 JOBS = (network.job_specs, cases.job_specs, stats.job_specs, directives.job_specs, routing.job_specs)
 
@@ -53,4 +56,5 @@ def install() -> None:
         network.add_handlers(*HANDLERS)
         jobs.JOB_FACTORIES.extend(j for j in JOBS if j not in jobs.JOB_FACTORIES)
         routing.install_case_hooks()
+        evidence.install_case_hooks()      # attachments follow the holders routing decides
         _installed = True

@@ -33,8 +33,9 @@ def _wrap(node: Node, job_id: str, fn: Callable[[Node], object]) -> Callable[[],
 
 
 def specs(node: Node) -> list[JobSpec]:
-    from node.db import checkpoint
-    out: list[JobSpec] = [("db.checkpoint", lambda n: 2.0, lambda n: checkpoint(n.db))]
+    from node.db import analyze, checkpoint
+    out: list[JobSpec] = [("db.checkpoint", lambda n: 2.0, lambda n: checkpoint(n.db)),
+                          ("db.analyze", lambda n: 6 * 3600.0, lambda n: analyze(n.db))]
     for factory in JOB_FACTORIES:
         out.extend(factory(node))
     return out

@@ -40,10 +40,26 @@ def _m0003_desk_sign_in(db: Database) -> None:
         db.create_tables([LoginEvent], safe=True)
 
 
+def _m0004_evidence(db: Database) -> None:
+    """Case attachments (issue 11 item 5): records, who holds them, which peers hold which
+    blob, chunks on their way. A store created by this code at 0001 already has them."""
+    from node.evidence import models as evidence_models
+    with db.bind_ctx(evidence_models.MODELS):
+        db.create_tables(evidence_models.MODELS, safe=True)
+
+
+def _m0005_attention_index(db: Database) -> None:
+    """Cases flagged for a person are few; the home page counts them on every visit. A partial
+    index holds only those rows (without it the count scans every case: issue 11 item 10)."""
+    db.execute_sql('CREATE INDEX IF NOT EXISTS case_attention ON "case" (pk) WHERE attention IS NOT NULL')
+
+
 MIGRATIONS: list[dbmod.Migration] = [
     (1, "initial schema", _m0001_initial),
     (2, "ping arrival order", _m0002_ping_arrival),
     (3, "desk sign-in", _m0003_desk_sign_in),
+    (4, "evidence attachments", _m0004_evidence),
+    (5, "index of cases flagged for a person", _m0005_attention_index),
 ]
 
 

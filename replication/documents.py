@@ -23,7 +23,7 @@ from federation.docsign import sign_document, unsigned_bytes
 # 1.1 nodes ignore it, so a tree upgrades one node at a time.
 PROTOCOL = "1.2"
 PROTOCOL_MAJOR = 1
-CHANNELS = ("control", "cases", "directives", "stats")
+CHANNELS = ("control", "cases", "directives", "stats", "evidence")
 DOC_FIELDS = frozenset({"v", "kind", "id", "channel", "origin", "dest", "created_at", "body", "sig"})
 
 

@@ -127,6 +127,17 @@ def _error_code(resp: requests.Response) -> str | None:
         return None
 
 
+def _unknown_channel(resp: requests.Response) -> bool:
+    """The peer's answer says it does not know the channel (pull: ``bad_channel``; push: a
+    ``bad_batch`` naming the field ``channel``)."""
+    try:
+        err = resp.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return isinstance(err, dict) and bool(err.get("code") == "bad_channel" or (
+        err.get("code") == "bad_batch" and err.get("field") == "channel"))
+
+
 def _handle_refusal(rep: Replicator, code: str, resp: requests.Response) -> None:
     message = _error_message(resp)
     if resp.status_code == 409:
@@ -141,6 +152,11 @@ def _handle_refusal(rep: Replicator, code: str, resp: requests.Response) -> None
         except ValueError:
             retry_after = float(rep.settings.retry_after_s)
         _record_failure(rep, code, message, retry_after_s=retry_after)
+        return
+    if resp.status_code == 400 and _unknown_channel(resp):
+        # A peer of an older version that does not know this channel yet (a tree upgrades one
+        # node at a time; ``evidence`` came with case attachments): only this channel waits for
+        # it. Backing the whole link off would stall every other channel for an hour.
         return
     if _error_code(resp) == "replayed":
         # Our own fresh nonce seen before: the network delivered this request twice and

@@ -10,10 +10,18 @@ from node.accounts.service import (
     ROLES,
     add_user,
     authenticate,
+    check_disable,
+    check_new_user,
+    check_role_change,
     list_users,
     reissue_token,
     require_role,
+    set_disabled,
+    set_role,
+    user_summaries,
+    user_summary,
 )
 
 __all__ = ["ROLES", "ROLE_NAMES_ZH", "LoginEvent", "User", "login_events", "set_password", "sign_in", "add_user", "authenticate", "list_users", "reissue_token",
-           "require_role"]
+           "require_role", "check_disable", "check_new_user", "check_role_change", "set_disabled", "set_role",
+           "user_summaries", "user_summary"]

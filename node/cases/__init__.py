@@ -11,8 +11,14 @@ layer); everything else in this package is its own business. Where they live:
   the readers of action payloads;
 * ``intake.py`` — ``create_case``; ``lifecycle.py`` — the state machine, ``act``, the one
   write path ``commit_change`` and its extension hooks; ``search.py`` — ``get_case``,
-  ``list_cases``, the leadership board; ``overdue.py`` — the overdue job.
+  ``list_cases``, the leadership board, and for the desk ``search_cases`` (sorted),
+  ``export_cases`` and ``similar_cases`` (duplicate hints); ``preview.py`` — ``preview_case``
+  (triage and clocks of a registration, nothing stored); ``overdue.py`` — the overdue job.
+* ``actions_view.py`` — ``allowed_actions`` (the actions a user may take on a case at this node)
+  and ``preview_action`` (what an action will do, nothing written); ``case_view.py`` and
+  ``form_doc.py`` — the case page's sections and the printed case form (``case_page/``).
 """
+from node.cases.actions_view import allowed_actions, preview_action
 from node.cases.category_table import CategoryTable, load_categories
 from node.cases.checks import check_text, parse_money
 from node.cases.common import (
@@ -51,7 +57,19 @@ from node.cases.lifecycle import (
 )
 from node.cases.models import Case, CaseEvent, create_search_index
 from node.cases.overdue import job_specs, mark_overdue
-from node.cases.search import count_cases, get_case, leadership_board, list_cases
+from node.cases.preview import preview_case
+from node.cases.search import (
+    EXPORT_MAX,
+    SORTS,
+    count_cases,
+    count_cases_upto,
+    export_cases,
+    get_case,
+    leadership_board,
+    list_cases,
+    search_cases,
+    similar_cases,
+)
 from node.cases.standard import (
     ALL_KINDS,
     CASE_ID_RE,
@@ -76,4 +94,8 @@ __all__ = ["ACTIONS", "ACTION_NAMES_ZH", "DISCIPLINE", "DONE_STATUSES", "PROPOSA
            "create_search_index", "get_case", "list_cases", "load_categories",
            # added with the split: what the API, the CLI and the other domains also call
            "ANY_ACT_ROLES", "CREATE_ROLES", "DEPARTMENTS", "LEADERSHIP_ROLES", "MEDIATION_END_GROUNDS",
-           "STATUS_NAMES_ZH", "check_text", "count_cases", "create_case", "leadership_board", "parse_money", "urgency_label"]
+           "STATUS_NAMES_ZH", "check_text", "count_cases", "create_case", "leadership_board", "parse_money", "urgency_label",
+           # the desk's intake form and case list (issue 11 items 3-4)
+           "EXPORT_MAX", "SORTS", "count_cases_upto", "export_cases", "preview_case", "search_cases", "similar_cases",
+           # the desk's case page (issue 11 item 5): the actions a user may take here, and what one will do
+           "allowed_actions", "preview_action"]

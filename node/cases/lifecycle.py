@@ -94,6 +94,10 @@ TRANSITIONS: dict[str, dict[str, dict[str, str]]] = {
                   "report": {"registered": "transferred", "verifying": "transferred"},
                   "consultation": {"registered": "transferred"}},
     "reopen": {"complaint": {"concluded": "accepted", "closed": "accepted"}},
+    # 交办: the lead department inside this node, with departments copied (issue 11 item 5)
+    "assign": {"complaint": {s: s for s in ("registered", "accepted", "in_mediation")},
+               "report": {s: s for s in ("registered", "verifying", "filed", "not_filed")},
+               "consultation": {"registered": "registered"}},
 }
 ACTIONS = tuple(TRANSITIONS)
 ACTION_NAMES_ZH = {
@@ -131,6 +135,7 @@ ACTION_FIELDS: dict[str, frozenset[str]] = {
     "resume": frozenset({"note"}),
     "extend": frozenset({"clock", "days", "approved_by", "note"}),
     "close": frozenset({"note"}),
+    "assign": frozenset({"department", "copy_departments", "note"}),
 }
 COMPLAINT_OUTCOMES = ("mediated", "not_mediated", "settled", "withdrawn")
 REPORT_OUTCOMES = ("filed", "not_filed")
@@ -472,6 +477,13 @@ def act(node: Node, case_id: str, payload: Any, actor: Any) -> dict[str, Any]:
             named = not complainant.get("anonymous", True)
             deadlines = dl.on_decision(deadlines, now, rule_set(), cal, notify_reporter=named)
             outcome = {"outcome": to_status, "note": note or None}
+        elif action == "assign":
+            lead, copies = _assignment(row, payload)
+            changed["department"] = lead
+            data.update(department=lead, copy_departments=copies, previous_department=row["department"])
+            names = "、".join(DEPARTMENTS.get(c, c) for c in copies)
+            note = note or (f"交办：主办 {DEPARTMENTS.get(lead, lead)}" + (f"，协办 {names}" if copies else "")
+                            + f" / assigned: lead {lead}" + (f"; copied {', '.join(copies)}" if copies else ""))
         elif action == "answer":
             text = required_text(payload, "text", 20_000)
             outcome = {"outcome": "answered", "answer": text}
@@ -514,6 +526,39 @@ def act(node: Node, case_id: str, payload: Any, actor: Any) -> dict[str, Any]:
         commit_change(node, [CaseChange(row=new_row, events=events, previous_version=row["version"],
                                         changed=changed, action=action, payload=dict(payload))])
     return to_api(new_row, history + events)
+
+
+MAX_COPIED_DEPARTMENTS = 10
+
+
+def _assignment(row: Mapping[str, Any], payload: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The lead department and the copied ones of an ``assign``. A report against staff stays
+    with discipline inspection, and only such a report goes there (R2.3: the accused unit's
+    other departments never see it)."""
+    lead = required_code(payload, "department", DEPARTMENTS)
+    raw = payload.get("copy_departments") or []
+    if isinstance(raw, str):
+        raw = [c.strip() for c in raw.split(",") if c.strip()]
+    if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+        raise invalid("copy_departments", "copy_departments 须为机构代码列表 / copy_departments must be a list of "
+                                          "department codes")
+    copies = list(dict.fromkeys(raw))
+    unknown = [c for c in copies if c not in DEPARTMENTS]
+    if unknown:
+        raise invalid("copy_departments", f"未知机构 {unknown[0][:40]} / unknown department")
+    if lead in copies:
+        raise invalid("copy_departments", "主办机构不能同时为协办 / the lead department cannot also be copied")
+    if len(copies) > MAX_COPIED_DEPARTMENTS:
+        raise invalid("copy_departments", f"协办机构最多 {MAX_COPIED_DEPARTMENTS} 个 / at most "
+                                          f"{MAX_COPIED_DEPARTMENTS} copied departments")
+    staff = row.get("report_target") == "staff"
+    if staff and (lead != DISCIPLINE or copies):
+        raise forbidden("针对执法人员的举报只由纪检监察机构办理 / a report against staff stays with discipline "
+                        "inspection alone")
+    if not staff and (lead == DISCIPLINE or DISCIPLINE in copies):
+        raise invalid("department", "纪检监察机构只办理针对执法人员的举报 / discipline inspection handles reports "
+                                    "against staff only")
+    return lead, copies
 
 
 def _changes(node: Node, row: Mapping[str, Any], to_status: str, deadlines: Mapping[str, Any],

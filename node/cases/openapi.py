@@ -126,7 +126,10 @@ SCHEMAS: dict[str, Any] = {
         "action": {"type": "string", "enum": [
             "accept", "decline", "route", "escalate", "return", "refer", "mediate", "conclude",
             "verify", "file", "not_file", "answer", "feedback", "notify", "pause", "resume",
-            "extend", "close"]},
+            "extend", "close", "assign"]},
+        "department": {"type": "string", "description": "assign: the lead department (交办主办机构)"},
+        "copy_departments": {"type": "array", "items": {"type": "string"},
+                             "description": "assign: departments copied (协办机构)"},
         "mode": {"type": "string", "enum": ["mediation", "investigation"]},
         "reason": {"type": "string", "description": "decline: a decline-ground code; conclude "
                                                     "not_mediated: a mediation-end-ground code; else text"},

@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from peewee import SQL
@@ -207,3 +208,201 @@ def leadership_board(node: Node, actor: Any, limit: int = MAX_LIMIT) -> dict[str
     for r in rows:
         counts[r["urgency"]] += 1
     return {"items": _with_history(rows), "counts": counts, "as_of": show_time(node.now())}
+
+
+# -- the desk's list: sorted, keyset-paged; its export; duplicate hints (issue 11 items 3-4) -------
+SORTS = ("newest", "received", "received_asc", "next_due", "urgency")
+EXPORT_MAX = 10_000
+_URGENCY_ORDER = ("critical", "urgent", "general")
+
+
+def _segments(sort: str) -> list[tuple[Any, tuple[Any, ...]]]:
+    """An order as consecutive segments ``(where, order_by)``, each of which an index on the
+    case table can read in order (no sort of the whole table for a page of 50): by next due,
+    the cases with a running clock (``next_due``) and then those without; by urgency, one
+    grade after the other (``urgency``, newest first within it); by time received, the
+    receipt date (``received_date``) and the time within the day."""
+    if sort == "next_due":
+        return [(Case.next_due.is_null(False), (Case.next_due, Case.pk)), (Case.next_due.is_null(), (Case.pk,))]
+    if sort == "urgency":
+        return [(Case.urgency == u, (Case.pk.desc(),)) for u in _URGENCY_ORDER]
+    if sort == "received":
+        return [(None, (Case.received_date.desc(), Case.received_at.desc(), Case.pk.desc()))]
+    if sort == "received_asc":
+        return [(None, (Case.received_date, Case.received_at, Case.pk))]
+    return [(None, (Case.pk.desc(),))]
+
+
+def _segment_of(sort: str, row: Mapping[str, Any]) -> int:
+    if sort == "next_due":
+        return 1 if row["next_due"] is None else 0
+    if sort == "urgency":
+        return _URGENCY_ORDER.index(row["urgency"]) if row["urgency"] in _URGENCY_ORDER else 2
+    return 0
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else value.isoformat()
+
+
+def _sorted_cursor(sort: str, row: Mapping[str, Any]) -> str:
+    if sort == "newest":
+        return _encode_cursor(row["pk"])          # the API's own cursor: the two stay interchangeable
+    key: Any = None
+    if sort in ("received", "received_asc"):
+        key = [_as_text(row["received_date"]), _as_text(row["received_at"])]
+    elif sort == "next_due" and row["next_due"] is not None:
+        key = _as_text(row["next_due"])
+    doc = {"sort": sort, "seg": _segment_of(sort, row), "key": key, "pk": row["pk"]}
+    return base64.urlsafe_b64encode(dumps(doc).encode()).decode().rstrip("=")
+
+
+def _after(sort: str, cursor: str) -> tuple[int, Any]:
+    """Where the page after the cursor's row starts: its segment and the keyset condition."""
+    if sort == "newest":
+        return 0, Case.pk < _decode_cursor(cursor)
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        pk, key, seg = doc["pk"], doc["key"], doc["seg"]
+        if (doc["sort"] != sort or not isinstance(pk, int) or isinstance(pk, bool) or pk < 1
+                or not isinstance(seg, int) or isinstance(seg, bool) or not 0 <= seg < len(_segments(sort))):
+            raise ValueError
+        if sort in ("received", "received_asc"):
+            day, at = date.fromisoformat(key[0]), datetime.fromisoformat(key[1])
+            if sort == "received":
+                return seg, (Case.received_date < day) | ((Case.received_date == day) & (
+                    (Case.received_at < at) | ((Case.received_at == at) & (Case.pk < pk))))
+            return seg, (Case.received_date > day) | ((Case.received_date == day) & (
+                (Case.received_at > at) | ((Case.received_at == at) & (Case.pk > pk))))
+        if sort == "next_due" and seg == 0:
+            due = date.fromisoformat(key)
+            return seg, (Case.next_due > due) | ((Case.next_due == due) & (Case.pk > pk))
+        return seg, (Case.pk > pk) if sort == "next_due" else (Case.pk < pk)
+    except (ValueError, KeyError, TypeError, IndexError, binascii.Error, UnicodeDecodeError):
+        raise invalid("cursor", "分页游标无效 / invalid cursor (use next_cursor as returned)") from None
+
+
+def _sorted_rows(query: Any, sort: str, n: int, cursor: str | None = None) -> list[dict[str, Any]]:
+    """Up to ``n`` rows of ``query`` in ``sort`` order, after the cursor's row."""
+    segments = _segments(sort)
+    start, after = _after(sort, cursor) if cursor else (0, None)
+    rows: list[dict[str, Any]] = []
+    for i in range(start, len(segments)):
+        where, order = segments[i]
+        part = query if where is None else query.where(where)
+        if i == start and after is not None:
+            part = part.where(after)
+        rows += list(part.order_by(*order).limit(n - len(rows)).dicts())
+        if len(rows) >= n:
+            break
+    return rows
+
+
+def _check_sort(sort: Any) -> str:
+    if sort in (None, ""):
+        return "newest"
+    return _enum_filter("sort", str(sort), SORTS)
+
+
+def _lean(row: Mapping[str, Any], events: list[dict[str, Any]] | None) -> dict[str, Any]:
+    item = to_api(row, events or [])
+    if events is None:
+        del item["history"]
+    item["next_due"] = None if row["next_due"] is None else str(row["next_due"])
+    return item
+
+
+def search_cases(node: Node, filters: Mapping[str, Any], actor: Any, *, sort: Any = None, limit: Any = None,
+                 cursor: str | None = None) -> dict[str, Any]:
+    """``list_cases`` with a choice of order, for the desk's list: ``{"items", "next_cursor",
+    "sort"}``.
+
+    ``sort``: ``newest`` (the default and the API's order: newest registered first),
+    ``received`` / ``received_asc`` (by the time received, latest or earliest first),
+    ``next_due`` (the earliest running clock first, cases without one last), ``urgency``
+    (critical, urgent, general; newest first within a grade). Each order is keyset-paged with
+    a cursor that names its order (a cursor of one order is refused by another); the cursor of
+    ``newest`` is the API's. Items are the API's case plus ``next_due`` (the earliest open
+    deadline, ``YYYY-MM-DD`` or ``None``). Filters and their checks are ``list_cases``'s.
+    """
+    _check_filter_names(filters, actor)
+    order = _check_sort(sort)
+    n = _parse_limit(limit)
+    rows = _sorted_rows(_filtered(node, filters, actor), order, n + 1, cursor)
+    more = len(rows) > n
+    rows = rows[:n]
+    events: dict[str, list[dict[str, Any]]] = {r["case_id"]: [] for r in rows}
+    if rows:
+        for e in CaseEvent.for_cases(list(events)).dicts():
+            events[e["case_id"]].append(e)
+    return {"items": [_lean(r, events[r["case_id"]]) for r in rows],
+            "next_cursor": _sorted_cursor(order, rows[-1]) if more else None, "sort": order}
+
+
+def count_cases_upto(node: Node, filters: Mapping[str, Any], actor: Any, cap: int) -> int:
+    """``count_cases``, counting no further than ``cap + 1``: the desk's list says "N cases" up
+    to the cap and "more than cap" beyond, without a scan of the whole table for it."""
+    _check_filter_names(filters, actor)
+    return _filtered(node, filters, actor).select(Case.pk).limit(cap + 1).count()
+
+
+def export_cases(node: Node, filters: Mapping[str, Any], actor: Any, *, sort: Any = None,
+                 max_rows: int = EXPORT_MAX) -> list[dict[str, Any]]:
+    """Every case of the filtered list in ``sort`` order, for a spreadsheet: the API's case
+    without its history, plus ``next_due``. More than ``max_rows`` is refused (422
+    ``too_many``, saying how many there are) rather than cut short without a word."""
+    _check_filter_names(filters, actor)
+    order = _check_sort(sort)
+    query = _filtered(node, filters, actor)
+    rows = _sorted_rows(query, order, max_rows + 1)
+    if len(rows) > max_rows:
+        total = query.count()
+        raise NodeError(422, "too_many", f"筛选结果共 {total} 件，超过导出上限 {max_rows} 件，请缩小筛选范围后再导出"
+                                         f" / {total} cases match; at most {max_rows} can be exported: narrow the "
+                                         "filters", None)
+    return [_lean(r, None) for r in rows]
+
+
+def similar_cases(node: Node, *, phone: str | None = None, respondent_name: str | None = None,
+                  uscc: str | None = None, now: datetime, days: int = 30, actor: Any,
+                  limit: int = 10) -> list[dict[str, Any]]:
+    """Cases this node holds, received in the last ``days`` days (Asia/Shanghai dates), with the
+    same complainant phone, the same respondent name or the same USCC — the intake form's
+    duplicate hints. Newest first, at most ``limit``; each ``{"id", "received_at", "kind",
+    "status", "summary", "respondent_name", "handling_node", "matched": [...]}`` with
+    ``matched`` naming what is the same (``phone``, ``respondent_name``, ``uscc``).
+
+    The phone is compared, as typed (stripped), on the stored complainant JSON; reports against
+    staff stay hidden from everyone but discipline inspection (R2.3)."""
+    require_role(actor, READ_ROLES)
+    phone = (phone or "").strip()
+    name = (respondent_name or "").strip()
+    code = (uscc or "").strip().upper()
+    clauses = []
+    if phone:
+        clauses.append(Case.complainant.contains('"phone":' + json.dumps(phone, ensure_ascii=False)))
+    if name:
+        clauses.append(Case.respondent_name == name)
+    if len(code) == 18:
+        clauses.append(Case.respondent_uscc == code)
+    if not clauses:
+        return []
+    since = now.astimezone(standard.SHANGHAI).date() - timedelta(days=days)
+    where = clauses[0]
+    for clause in clauses[1:]:
+        where = where | clause
+    query = Case.select().where(where & (Case.received_date >= since))
+    if getattr(actor, "role", None) != DISCIPLINE:
+        query = query.where(Case.department != DISCIPLINE)
+    out = []
+    for row in query.order_by(Case.pk.desc()).limit(limit).dicts():
+        stored_phone = (json.loads(row["complainant"] or "null") or {}).get("phone")
+        matched = [m for m, hit in (("phone", bool(phone) and stored_phone == phone),
+                                    ("respondent_name", bool(name) and row["respondent_name"] == name),
+                                    ("uscc", len(code) == 18 and row["respondent_uscc"] == code)) if hit]
+        if not matched:
+            continue
+        out.append({"id": row["case_id"], "received_at": show_time(row["received_at"]), "kind": row["kind"],
+                    "status": row["status"], "summary": row["summary"], "respondent_name": row["respondent_name"],
+                    "handling_node": row["handling_node"], "matched": matched})
+    return out

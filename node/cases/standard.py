@@ -200,6 +200,9 @@ ACTIONS: dict[str, tuple[str, str, str]] = {
     "conclude": ("办结", "finish with an outcome (R2.6)", "`outcome` (see *Outcomes*), `amount_recovered`, `note`; ending mediation without agreement (`not_mediated`) may name a `reason` of *Grounds for ending mediation* — without one, `no_agreement` is recorded and the history says so"),
     "feedback": ("回访", "record the complainant's satisfaction (R2.7)", "`satisfaction`: see *Satisfaction*"),
     "answer": ("答复", "answer a consultation (R1.3)", "`text`"),
+    "assign": ("交办", "assign to a department of this node: a lead and departments copied",
+               "`department` (lead), `copy_departments` (a list, optional); a report against staff stays with "
+               "`discipline`, and only such a report goes there"),
 }
 
 OUTCOMES: dict[str, tuple[str, str]] = {

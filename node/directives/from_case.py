@@ -33,6 +33,24 @@ def directive_from_case(node: Node, case_id: str, actor: Any, overrides: Mapping
     require_role(actor, ISSUE_ROLES)
     overrides = dict(overrides or {})
     unknown_fields(overrides, FROM_CASE_FIELDS)
+    case, payload = draft_from_case(node, case_id)
+    region = case.respondent_region
+    subtree_too = overrides.pop("subtree", False)
+    if not isinstance(subtree_too, bool):
+        raise invalid("subtree", "subtree 须为 true 或 false / subtree must be a boolean")
+    if overrides.get("plan"):
+        # the plan's defaults (severity, deadlines…) win over the case-derived ones
+        for key in ("severity", "urgency", "category", "ack_within_minutes"):
+            payload.pop(key, None)
+    payload.update(overrides)
+    payload["targets"] = [f"{region}/*" if subtree_too else region]
+    return issue(node, payload, actor, case_id=case.case_id)
+
+
+def draft_from_case(node: Node, case_id: str) -> tuple[Any, dict[str, Any]]:
+    """The case and the directive it makes: the same refusals and the same derived title, body,
+    severity, urgency, category and deadline for the API (which issues at once) and the desk
+    (which shows them to the leader first)."""
     case = Case.by_id(case_id)
     if case is None or case.department == "discipline":  # staff reports stay with discipline (R2.3)
         raise not_found(f"案件 {case_id} 不存在 / no case {case_id}")
@@ -65,13 +83,4 @@ def directive_from_case(node: Node, case_id: str, actor: Any, overrides: Mapping
             "product_safety" if (case.category or "").startswith("G") else "consumer_rights"),
         "ack_within_minutes": 30 if case.urgency == "critical" else 60,
     }
-    subtree_too = overrides.pop("subtree", False)
-    if not isinstance(subtree_too, bool):
-        raise invalid("subtree", "subtree 须为 true 或 false / subtree must be a boolean")
-    if overrides.get("plan"):
-        # the plan's defaults (severity, deadlines…) win over the case-derived ones
-        for key in ("severity", "urgency", "category", "ack_within_minutes"):
-            payload.pop(key, None)
-    payload.update(overrides)
-    payload["targets"] = [f"{region}/*" if subtree_too else region]
-    return issue(node, payload, actor, case_id=case.case_id)
+    return case, payload

@@ -13,8 +13,19 @@ imports routing. Inside the package:
   escalate, return, take over, urge, comment, reopen; ``arrivals.py`` — transfers and
   updates arriving; ``proposals.py`` — what copy holders ask of the handler;
 * ``notifications.py`` (R2.7), ``supervision.py`` (R2.6), ``referrals.py`` (R2.5);
-* ``wiring.py`` — the three functions below; ``api.py`` — the endpoints; ``models.py``.
+* ``wiring.py`` — the three functions below; ``api.py`` — the endpoints; ``models.py``;
+* ``supervision_view.py`` — the desk's supervision board (overdue and soon-due cases of the
+  subtree by handling unit, the escalation reminders); ``supervision_actions.py`` — urge and
+  take over from it, planned then done through ``node.cases.act``; ``pages.py`` — its pages.
 """
+from node.routing.custody import accused, holders
+from node.routing.paths import cover
+from node.routing.supervision_actions import perform_action, plan_action
+from node.routing.supervision_view import reminder_history, supervision_board
 from node.routing.wiring import install_case_hooks, job_specs, register_handlers
 
-__all__ = ["install_case_hooks", "job_specs", "register_handlers"]
+__all__ = ["install_case_hooks", "job_specs", "register_handlers",
+           # the desk's supervision board (issue 11 item 6)
+           "perform_action", "plan_action", "reminder_history", "supervision_board",
+           # who holds a case, and the fewest documents that reach them all (node.evidence)
+           "accused", "cover", "holders"]

@@ -14,7 +14,9 @@ The path of a figure, module by module:
    the case table; coverage says which nodes of the subtree have reported.
 4. ``direct`` — HQ's direct-report points (R4.2), whose figures HQ keeps apart.
 
-``rollup`` runs the round (the scheduled job and ``n12315 stats push``) and installs the
+``dashboard`` gathers what the desk's data dashboard shows (and ``trend``, cases per
+receipt day); ``export`` writes the figures with Chinese headings (XLSX for the CLI and the
+desk). ``rollup`` runs the round (the scheduled job and ``n12315 stats push``) and installs the
 document handlers; ``common`` holds the shared names and helpers; ``api`` is the only Flask
 module. Nothing else imports Flask; the API, the jobs and the CLI call the same functions
 inside ``node.activate()``. Money is integer fen in the database (exact SQL sums) and a
@@ -35,7 +37,16 @@ from node.stats.common import (
     STREAM_ROLLUP,
 )
 from node.stats.cube import refresh_aggregates
+from node.stats.dashboard import CHART_FIELDS, dashboard, trend
 from node.stats.direct import designate, direct_points
+from node.stats.export import (
+    dashboard_workbook,
+    figure_headings,
+    figure_rows,
+    figures_workbook,
+    value_label,
+    value_labels,
+)
 from node.stats.hotspots import hotspots
 from node.stats.models import COUNT_MEASURES
 from node.stats.queries import query, query_direct
@@ -46,4 +57,7 @@ from node.stats.units import units
 __all__ = ["ADMIN_ROLES", "BASES", "CHANNEL", "COUNT_MEASURES", "FIELD_NAMES_ZH", "FIRM_COLUMNS", "GROUP_FIELDS",
            "MEASURE_NAMES_ZH", "OUTPUT_MEASURES", "READ_ROLES", "ROW_COLUMNS", "STREAM_ROLLUP", "designate",
            "direct_points", "hotspots", "ingest", "job_specs", "parse_body", "query", "query_direct",
-           "refresh_aggregates", "register_handlers", "rejections", "rollup", "status", "units"]
+           "refresh_aggregates", "register_handlers", "rejections", "rollup", "status", "units",
+           # the data dashboard of the desk and the XLSX writers it shares with the CLI
+           "CHART_FIELDS", "dashboard", "dashboard_workbook", "figure_headings", "figure_rows", "figures_workbook",
+           "trend", "value_label", "value_labels"]

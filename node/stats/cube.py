@@ -282,10 +282,18 @@ def _write_local(node: Node, days: Sequence[date]) -> list[date]:
     return changed
 
 
+def _newest() -> tuple[object, object]:
+    """The newest change and the highest id of the case table, as two queries: asked in one,
+    SQLite scans the whole table (10–24 ms at 100,000 cases, on every statistics request);
+    asked apart, each is one step down its index."""
+    max_at = Case.select(fn.MAX(Case.updated_at)).scalar()
+    max_pk = Case.select(fn.MAX(Case.pk)).scalar()
+    return max_at, max_pk
+
+
 def refresh_local(node: Node) -> list[date]:
     """Incremental: recompute the receipt days of cases written since the last run."""
-    maxes = Case.select(fn.MAX(Case.updated_at), fn.MAX(Case.pk)).tuples().first() or (None, None)
-    max_at, max_pk = maxes
+    max_at, max_pk = _newest()
     seen = StatsState.get_value("local_seen")
     marker = f"{max_at}|{max_pk}"
     if max_pk is None or seen == marker:
@@ -317,7 +325,7 @@ def reconcile(node: Node) -> list[date]:
     """Full check: a fingerprint per receipt day of the case table (count, versions, newest
     change, ids) against the last one seen; recompute every day that differs, and every day
     with local rows but no cases any more."""
-    max_at, max_pk = Case.select(fn.MAX(Case.updated_at), fn.MAX(Case.pk)).tuples().first() or (None, None)
+    max_at, max_pk = _newest()
     prints: dict[date, str] = {}
     for day, n, versions, newest, pks in (Case.select(Case.received_date, fn.COUNT(Case.pk), fn.SUM(Case.version),
                                                       fn.MAX(Case.updated_at), fn.SUM(Case.pk))

@@ -122,8 +122,26 @@ def problems() -> list[str]:
     return out
 
 
+def disagreements() -> list[str]:
+    """Msgids translated differently in two catalogues. Flask-Babel merges every catalogue into
+    one, so only one Chinese would win, on every page: a msgid must mean one thing across the
+    desk (give a different meaning its own msgid: "Directive category", not "Category")."""
+    seen: dict[str, tuple[str, str]] = {}
+    out = []
+    for src in sources():
+        if not src.po.exists():
+            continue
+        for msg in _read(src.po):
+            if not msg.id or not msg.string:
+                continue
+            first = seen.setdefault(msg.id, (src.name, msg.string))
+            if first[1] != msg.string:
+                out.append(f"{msg.id!r}: {first[0]} says {first[1]!r}, {src.name} says {msg.string!r}")
+    return out
+
+
 def main() -> int:
-    left = update()
+    left = update() + disagreements()
     for line in left:
         print(line, file=sys.stderr)
     print(f"{len(sources())} catalogues; {len(left)} entries need a translation", file=sys.stderr)

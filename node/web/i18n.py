@@ -7,12 +7,15 @@ page switches the session's language. Domain error messages are already bilingua
 """
 from __future__ import annotations
 
+import re
+
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale
 
 from node.web import catalogs
 
 LANGS = ("zh_CN", "en")
+_BILINGUAL = re.compile(r"^(?P<zh>.*[\u3000-\u9fff\uff00-\uffef])\s*/\s+(?P<en>[\x20-\x7e].*)$", re.S)
 DEFAULT = "zh_CN"
 
 
@@ -50,7 +53,12 @@ def localize(message: str | None) -> str:
     """"中文 / English" → the half for this page's language (a one-language text as it is)."""
     if not message:
         return ""
-    if " / " not in message:
-        return message
-    zh, en = message.split(" / ", 1)
+    if " / " in message:
+        zh, en = message.split(" / ", 1)
+    else:
+        # "受理（调解）/ accepted": no space before the slash after full-width punctuation
+        found = _BILINGUAL.match(message)
+        if found is None:
+            return message
+        zh, en = found.group("zh"), found.group("en")
     return en if is_english() else zh

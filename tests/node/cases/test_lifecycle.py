@@ -646,3 +646,46 @@ def test_cli_case_show_and_list(node):
     assert len(json.loads(r.output)["items"]) == 2                     # the staff report is hidden
     r = runner.invoke(cli, ["--home", home, "case", "list", "--status", "registered", "--overdue"])
     assert r.exit_code == 0 and "没有案件" in r.output
+
+
+# -- assign to a department (交办, issue 11 item 5) -------------------------------------------------
+def test_assign_sets_the_lead_department_and_records_the_copied_ones(node):
+    case = create(node, complaint())
+    done = act(node, case["id"], action="assign", department="enforcement",
+               copy_departments=["consumer_protection"], note="涉嫌虚假宣传")
+    assert done["department"] == "enforcement" and done["status"] == "registered"
+    event = done["history"][-1]
+    assert event["action"] == "assign" and event["note"] == "涉嫌虚假宣传"
+    with node.activate():
+        data = json.loads(CaseEvent.for_case(case["id"]).order_by(CaseEvent.id.desc()).first().data)
+    assert data == {"department": "enforcement", "copy_departments": ["consumer_protection"],
+                    "previous_department": "consumer_protection"}
+    # a comma-separated list is the same list
+    again = act(node, case["id"], action="assign", department="consumer_protection", copy_departments="enforcement")
+    assert again["department"] == "consumer_protection"
+
+
+@pytest.mark.parametrize("payload, status, field", [
+    ({"department": "nowhere"}, 422, "department"),
+    ({"department": "enforcement", "copy_departments": ["nowhere"]}, 422, "copy_departments"),
+    ({"department": "enforcement", "copy_departments": ["enforcement"]}, 422, "copy_departments"),
+    ({"department": "enforcement", "copy_departments": [1]}, 422, "copy_departments"),
+    ({"department": "discipline"}, 422, "department"),
+])
+def test_assign_refuses_what_is_not_a_department_and_changes_nothing(node, payload, status, field):
+    case = create(node, complaint())
+    with pytest.raises(NodeError) as err:
+        act(node, case["id"], action="assign", **payload)
+    assert (err.value.status, err.value.field) == (status, field)
+    with node.activate():
+        assert Case.row(case["id"])["version"] == 1
+
+
+def test_a_report_against_staff_stays_with_discipline_inspection(node):
+    case = create(node, staff_report(), actor=INTAKE)
+    with pytest.raises(NodeError) as err:
+        act(node, case["id"], actor=DISCIPLINE, action="assign", department="enforcement")
+    assert err.value.status == 403
+    with pytest.raises(NodeError):
+        act(node, case["id"], actor=DISCIPLINE, action="assign", department="discipline",
+            copy_departments=["enforcement"])

@@ -388,8 +388,9 @@ def test_statuses_and_actions_of_contract() -> None:
     assert set(STATUSES) == {"registered", "accepted", "declined", "transferred", "referred",
                              "in_mediation", "concluded", "closed", "verifying", "filed",
                              "not_filed", "answered"}
-    assert set(ACTIONS) == {"accept", "decline", "route", "return", "escalate", "refer",
-                            "mediate", "conclude", "feedback", "answer"}
+    contract = {"accept", "decline", "route", "return", "escalate", "refer", "mediate", "conclude", "feedback",
+                "answer"}
+    assert set(ACTIONS) == contract | {"assign"}      # CONTRACT §5's, and 交办 added (issue 11)
     assert CASE_ID_RE.match("440305-20260929-000001")
     assert CASE_ID_RE.match("440305001-20260929-000001")
     assert not CASE_ID_RE.match("440305-2026929-1")

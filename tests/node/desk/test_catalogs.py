@@ -13,3 +13,7 @@ def test_the_check_sees_the_strings_it_judges():
     shell = next(s for s in catalogs.sources() if s.name == "shell")
     ids = {m.id for m in catalogs.extract(shell) if m.id}
     assert {"Sign in", "My desk", "Overdue"} <= ids
+
+
+def test_a_msgid_means_the_same_on_every_page():
+    assert catalogs.disagreements() == []
