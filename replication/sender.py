@@ -127,6 +127,9 @@ def _error_code(resp: requests.Response) -> str | None:
         return None
 
 
+_UNKNOWN_CHANNEL_TOLD: set[str] = set()
+
+
 def _unknown_channel(resp: requests.Response) -> bool:
     """The peer's answer says it does not know the channel (pull: ``bad_channel``; push: a
     ``bad_batch`` naming the field ``channel``)."""
@@ -156,7 +159,12 @@ def _handle_refusal(rep: Replicator, code: str, resp: requests.Response) -> None
     if resp.status_code == 400 and _unknown_channel(resp):
         # A peer of an older version that does not know this channel yet (a tree upgrades one
         # node at a time; ``evidence`` came with case attachments): only this channel waits for
-        # it. Backing the whole link off would stall every other channel for an hour.
+        # it. Backing the whole link off would stall every other channel for an hour. Said once
+        # per peer and process, so the operator sees why that channel's backlog stays.
+        if code not in _UNKNOWN_CHANNEL_TOLD:
+            _UNKNOWN_CHANNEL_TOLD.add(code)
+            log.warning("%s does not know a channel yet (an older version?): %s; that channel waits, "
+                        "the others flow", code, message)
         return
     if _error_code(resp) == "replayed":
         # Our own fresh nonce seen before: the network delivered this request twice and

@@ -47,12 +47,7 @@ from node.cases.standard import DECLINE_GROUNDS, MEDIATION_END_GROUNDS, SATISFAC
 from node.config import CONFIGS_DIR
 from node.db import write_tx
 from node.runtime import Node
-
-
-def N_(message: str) -> str:
-    """Mark a msgid for the catalogue (``make i18n``); the page translates it."""
-    return message
-
+from node.web.catalogs import N_
 
 # The order the action forms appear in on the case page.
 DESK_ACTIONS = ("accept", "decline", "route", "return", "escalate", "refer", "verify", "file", "not_file",

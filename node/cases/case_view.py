@@ -18,12 +18,7 @@ from node import deadlines as dl
 from node.cases.common import DEPARTMENTS, categories, intake_context
 from node.cases.standard import DECLINE_GROUNDS, MEDIATION_END_GROUNDS, SHANGHAI
 from node.runtime import Node
-
-
-def N_(message: str) -> str:
-    """Mark a msgid for the catalogue (``make i18n``); the page translates it."""
-    return message
-
+from node.web.catalogs import N_
 
 STATUS_LABELS = {
     "registered": N_("Registered"), "accepted": N_("Accepted"), "declined": N_("Declined"),

@@ -19,11 +19,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
-
-def N_(message: str) -> str:
-    """Mark a msgid for the catalogue (``make i18n``); the caller's ``t`` translates it."""
-    return message
-
+from node.web.catalogs import N_
 
 TITLES = {"complaint": N_("Complaint handling form"), "report": N_("Report handling form"),
           "consultation": N_("Consultation record form")}

@@ -17,13 +17,8 @@ from node.cases.category_table import CategoryTable
 from node.cases.search import similar_cases
 from node.divisions import HQ_CODE, load_divisions
 from node.errors import NodeError
+from node.web.catalogs import N_
 from node.web.forms import nested
-
-
-def N_(message: str) -> str:
-    """Mark a msgid for the catalogue (``make i18n``); the page translates it (no Flask here)."""
-    return message
-
 
 # The form's inputs in tab order (CONTRACT §9 names; kind first, then who, against whom, what).
 FIELDS = ("kind", "channel", "also_report", "report_target",

@@ -25,7 +25,7 @@ from node.directives.plans import get_plan
 
 # The service's own checks (module-private there: the desk is the one other caller, so that a
 # confirmation page never confirms what the action would then refuse).
-from node.directives.service import REPORT_TEXT_MAX, _parse_counts, _parse_issue
+from node.directives.service import REPORT_TEXT_MAX, parse_counts, parse_issue
 from node.directives.targets import area_name
 from node.errors import invalid
 from node.runtime import Node
@@ -99,7 +99,7 @@ def issue_payload(form: Form) -> dict[str, Any]:
 def check_issue(node: Node, payload: Mapping[str, Any]) -> dict[str, Any]:
     """Check a body exactly as ``issue`` will (``NodeError`` naming the field); return the
     normalised fields (``targets`` as specs, ``plan`` as the attachment)."""
-    return _parse_issue(node, payload)
+    return parse_issue(node, payload)
 
 
 def plan_values(node: Node, plan_id: str) -> dict[str, Any]:
@@ -171,7 +171,7 @@ def report_payload(form: Form, count_keys: list[str]) -> dict[str, Any]:
         if raw is not None:
             counts[key] = _whole(raw)
     if counts:
-        out["counts"] = _parse_counts(counts)
+        out["counts"] = parse_counts(counts)
     name = _text(form, "name")
     if name is not None:
         out["name"] = name

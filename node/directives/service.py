@@ -85,7 +85,7 @@ UPDATE_FIELDS = ("title", "body", "severity", "urgency", "certainty", "category"
                  "report_within_minutes", "note")
 
 
-def _parse_issue(node: Node, payload: Any) -> dict[str, Any]:
+def parse_issue(node: Node, payload: Any) -> dict[str, Any]:
     payload = json_object(payload, ISSUE_FIELDS)
     plan: Plan | None = None
     if payload.get("plan") is not None:
@@ -145,7 +145,7 @@ def issue(node: Node, payload: Any, actor: Any, *, case_id: str | None = None) -
     if not node.config.capabilities.issues_directives:
         raise forbidden(f"本级节点（{LEVEL_NAMES_ZH.get(node.level, node.level)}）不能下达指令 / "
                         f"a {node.level} node does not issue directives", code="no_capability")
-    fields = _parse_issue(node, payload)
+    fields = parse_issue(node, payload)
     now = node.now()
     ack_due = now + timedelta(minutes=fields["ack_within_minutes"])
     report_due = (now + timedelta(minutes=fields["report_within_minutes"])
@@ -295,7 +295,7 @@ def acknowledge(node: Node, directive_id: str, payload: Any, actor: Any) -> dict
     return get(node, directive_id, actor)
 
 
-def _parse_counts(value: Any) -> dict[str, int]:
+def parse_counts(value: Any) -> dict[str, int]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -356,7 +356,7 @@ def add_report(node: Node, directive_id: str, payload: Any, actor: Any) -> dict[
     require_role(actor, ACK_ROLES)
     payload = json_object(payload, ("text", "counts", "attachments", "name"))
     text = text_field(payload, "text", required=True, max_len=REPORT_TEXT_MAX, label="反馈内容")
-    counts = _parse_counts(payload.get("counts"))
+    counts = parse_counts(payload.get("counts"))
     attachments = _parse_attachments(payload.get("attachments"))
     person = _person(payload, actor)
     now = node.now()

@@ -17,9 +17,7 @@ from node.runtime import Node
 from node.stats.common import BASES, as_date, check_params
 from node.stats.cube import ensure_fresh
 from node.stats.hotspots import hotspots
-from node.stats.queries import Range, parse_range, query
-from node.stats.queries import _grouped as grouped
-from node.stats.queries import _rows_out as rows_out
+from node.stats.queries import Range, grouped, parse_range, query, rows_out
 from node.stats.units import units
 
 # the fields each drawn as a chart of its own, in the order the dashboard shows them

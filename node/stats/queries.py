@@ -134,7 +134,7 @@ def agg_parts(node: Node, dim: str, rng: Range, cols: str) -> tuple[str, list[An
     return " UNION ALL ".join(parts), args
 
 
-def _grouped(node: Node, rng: Range, group_by: Sequence[str], basis: str) -> list[tuple[Any, ...]]:
+def grouped(node: Node, rng: Range, group_by: Sequence[str], basis: str) -> list[tuple[Any, ...]]:
     """Rows ``(group values..., measures...)`` for the range, from the projections."""
     p = node.db.param
     gcols = ", ".join(quoted(g) for g in group_by)
@@ -155,7 +155,7 @@ def _grouped(node: Node, rng: Range, group_by: Sequence[str], basis: str) -> lis
     return node.db.execute_sql(sql, [basis, rng.start.isoformat(), rng.end.isoformat()]).fetchall()
 
 
-def _rows_out(raw: Sequence[Sequence[Any]], group_by: Sequence[str]) -> list[dict[str, Any]]:
+def rows_out(raw: Sequence[Sequence[Any]], group_by: Sequence[str]) -> list[dict[str, Any]]:
     """Grouped rows as the API shows them, most cases first (thousands of rows at HQ: kept
     to one dict build per row). Grouped sums are never NULL: every cube column is NOT NULL."""
     n = len(group_by)
@@ -214,9 +214,9 @@ def query(node: Node, params: Mapping[str, Any]) -> dict[str, Any]:
     if basis not in BASES:
         raise invalid("basis", f"basis 须为 {'、'.join(BASES)} / basis must be accepted or handled", code="invalid_enum")
     ensure_fresh(node)
-    totals_raw = _grouped(node, rng, [], basis)
+    totals_raw = grouped(node, rng, [], basis)
     totals = measures_out(totals_raw[0] if totals_raw else [0] * len(MEASURES))
-    rows = _rows_out(_grouped(node, rng, group_by, basis), group_by) if group_by else []
+    rows = rows_out(grouped(node, rng, group_by, basis), group_by) if group_by else []
     return {"scope": node.code, "scope_name": node.config.name, "from": rng.start.isoformat(),
             "to": rng.end.isoformat(), "group_by": group_by, "basis": basis, "as_of": as_of(node),
             "totals": totals, "rows": rows, "coverage": coverage(node, now)}
@@ -248,7 +248,7 @@ def query_direct(node: Node, params: Mapping[str, Any]) -> dict[str, Any]:
     if group_by:
         raw = node.db.execute_sql(f'SELECT {cols}, {sums} FROM "stats_direct_row" WHERE {where} GROUP BY {cols}',
                                   args).fetchall()
-        rows = _rows_out(raw, group_by)
+        rows = rows_out(raw, group_by)
     points = direct_points(node)
     reporting = [c for c, v in points.items() if v["designated"] and v["last_report_at"]]
     return {"scope": node.code, "source": "direct_report", "from": rng.start.isoformat(), "to": rng.end.isoformat(),

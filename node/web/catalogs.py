@@ -27,6 +27,12 @@ KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2), "lazy_ge
 LOCALE = "zh_Hans_CN"   # what Babel makes of "zh_CN" (Simplified Chinese, China)
 
 
+def N_(message: str) -> str:
+    """Mark a msgid for extraction where it is translated later (menus, labels held in Python
+    tables). Flask-free, so a domain's plain modules can mark their labels too."""
+    return message
+
+
 @dataclass(frozen=True)
 class Source:
     name: str

@@ -13,15 +13,12 @@ from flask import Flask, request, session
 from flask_babel import Babel, get_locale
 
 from node.web import catalogs
+from node.web.catalogs import N_  # noqa: F401  (pages import it from here)
 
 LANGS = ("zh_CN", "en")
-_BILINGUAL = re.compile(r"^(?P<zh>.*[\u3000-\u9fff\uff00-\uffef])\s*/\s+(?P<en>[\x20-\x7e].*)$", re.S)
+_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+_SEPARATOR = re.compile(r"\s*/\s+")
 DEFAULT = "zh_CN"
-
-
-def N_(message: str) -> str:
-    """Mark a msgid for extraction where it is translated later (menus, labels in tables)."""
-    return message
 
 
 def _select() -> str:
@@ -50,15 +47,17 @@ def html_lang() -> str:
 
 
 def localize(message: str | None) -> str:
-    """"中文 / English" → the half for this page's language (a one-language text as it is)."""
+    """"中文 / English" → the half for this page's language (a one-language text as it is).
+
+    The cut is the first " / " (or "）/ ") after which no Chinese follows, so a Chinese half
+    that holds a slash itself ("…（总局令第121号 / Order 121）/ English") stays whole."""
     if not message:
         return ""
-    if " / " in message:
+    for sep in _SEPARATOR.finditer(message):
+        zh, en = message[:sep.start()], message[sep.end():]
+        if _CJK.search(zh) and en and not _CJK.search(en):
+            return en if is_english() else zh
+    if " / " in message:   # two languages without Chinese ("a / b"): the first is the default's
         zh, en = message.split(" / ", 1)
-    else:
-        # "受理（调解）/ accepted": no space before the slash after full-width punctuation
-        found = _BILINGUAL.match(message)
-        if found is None:
-            return message
-        zh, en = found.group("zh"), found.group("en")
-    return en if is_english() else zh
+        return en if is_english() else zh
+    return message
