@@ -100,7 +100,7 @@ def _pages(app: Flask, node: Node) -> None:
         return response
 
 
-PAGE_PREFIXES = ("/desk/",)   # the public portal (issue 12) adds "/public/" pages
+PAGE_PREFIXES = ("/desk/", "/public/")
 
 
 def describers() -> list[Callable[[dict], None]]:
@@ -130,6 +130,9 @@ def blueprints() -> list[Blueprint]:
     from node.network import api as network_api
     from node.network import federation_api, links_api
     from node.network import pages as network_pages
+    from node.open311 import api as open311_api
+    from node.public import pages as public_pages
+    from node.publicity import api as publicity_api
     from node.routing import api as routing_api
     from node.routing import pages as routing_pages
     from node.stats import api as stats_api
@@ -137,4 +140,5 @@ def blueprints() -> list[Blueprint]:
     from node.web import health, meta
     return [health.bp, cases_api.bp, cases_api.reference, meta.bp, network_api.bp, federation_api.bp, links_api.bp, directives_api.bp,
             stats_api.bp, directives_public.bp, routing_api.bp, desk.bp, cases_pages.bp, routing_pages.bp,
-            directives_pages.bp, stats_pages.bp, network_pages.bp, case_page_bp, accounts_pages.bp, evidence_api.bp, evidence_pages.bp]
+            directives_pages.bp, stats_pages.bp, network_pages.bp, case_page_bp, accounts_pages.bp, evidence_api.bp, evidence_pages.bp,
+            public_pages.bp, publicity_api.bp, open311_api.bp]

@@ -97,6 +97,39 @@ class EvidenceSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """Senders that reach people (issue 12 item 4; docs/notifications.md). Empty URL or host:
+    that channel is off (messages for it wait, visible in the delivery log)."""
+    sms_url: str = ""                     # the SMS gateway: JSON POSTed here, HMAC-signed
+    sms_secret: str = ""                  # HMAC-SHA256 key for the gateway's signature header
+    smtp_host: str = ""                   # e-mail relay; empty: no e-mail
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "12315@localhost"
+    timeout_s: float = 10.0
+    max_attempts: int = 8                 # then the message is marked failed (the log says why)
+    backoff_base_s: float = 30.0          # retry after base * 2**attempts, capped
+    backoff_cap_s: float = 3600.0
+    flush_interval_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class PublicSettings:
+    """The public portal and its abuse limits (issue 12 items 1-3)."""
+    submit_per_address_per_hour: int = 10     # case submissions from one client address
+    submit_per_phone_per_day: int = 5         # case submissions naming one phone
+    code_per_phone_per_hour: int = 5          # one-time codes sent to one phone
+    code_per_address_per_hour: int = 20       # one-time codes asked for from one address
+    track_per_address_per_hour: int = 60      # progress look-ups (wrong codes count too)
+    code_ttl_minutes: int = 10                # a one-time code expires
+    code_max_tries: int = 5                   # wrong tries before a code is spent
+    require_phone_code: bool = True           # a complaint's phone is checked by SMS code
+    reopen_days: int = 15                     # a dissatisfied complainant may ask again this long after conclusion
+
+
+@dataclass(frozen=True)
 class TriageRule:
     urgency: str
     keywords: tuple[str, ...]
@@ -124,6 +157,8 @@ class NodeConfig:
     deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
     desk: DeskSettings = field(default_factory=DeskSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    public: PublicSettings = field(default_factory=PublicSettings)
     triage: tuple[TriageRule, ...] = DEFAULT_TRIAGE
     invite_ttl_hours: float = 24.0
     max_body_bytes: int = 1024 * 1024
@@ -141,6 +176,8 @@ SECTIONS: dict[str, type] = {
     "deadlines": DeadlineSettings,
     "desk": DeskSettings,
     "evidence": EvidenceSettings,
+    "notify": NotifySettings,
+    "public": PublicSettings,
 }
 IDENTITY_KEYS = ("level", "code", "name", "url", "db_url")
 TOP_LEVEL_KEYS = ("invite_ttl_hours", "max_body_bytes", "log_level")

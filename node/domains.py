@@ -17,6 +17,10 @@ import node.cases as cases
 import node.directives as directives
 import node.evidence as evidence
 import node.network as network
+import node.notify as notify
+import node.open311 as open311
+import node.public as public
+import node.publicity as publicity
 import node.routing as routing
 import node.stats as stats
 from federation import models as federation_models
@@ -32,13 +36,14 @@ from replication import models as replication_models
 
 TABLES = (federation_models.MODELS, replication_models.MODELS, accounts_models.MODELS, cases_models.MODELS,
           network_models.MODELS, directives_models.MODELS, stats_models.MODELS, routing_models.MODELS,
-          evidence_models.MODELS)
+          evidence_models.MODELS, notify.MODELS, public.MODELS, open311.MODELS, publicity.MODELS)
 
 # who applies which arriving documents (the transport never knows what a case is)
 HANDLERS = (network.register_handlers, routing.register_handlers, directives.register_handlers,
             stats.register_handlers, evidence.register_handlers)
 
-JOBS = (network.job_specs, cases.job_specs, stats.job_specs, directives.job_specs, routing.job_specs)
+JOBS = (network.job_specs, cases.job_specs, stats.job_specs, directives.job_specs, routing.job_specs,
+        notify.job_specs)
 
 _LOCK = threading.Lock()
 _installed = False
@@ -57,4 +62,5 @@ def install() -> None:
         jobs.JOB_FACTORIES.extend(j for j in JOBS if j not in jobs.JOB_FACTORIES)
         routing.install_case_hooks()
         evidence.install_case_hooks()      # attachments follow the holders routing decides
+        publicity.install_case_hooks()     # a concluded complaint is published (issue 12 item 6)
         _installed = True

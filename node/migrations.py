@@ -54,12 +54,51 @@ def _m0005_attention_index(db: Database) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS case_attention ON "case" (pk) WHERE attention IS NOT NULL')
 
 
+def _m0006_case_fields(db: Database) -> None:
+    """``case.demand`` and ``case.occurred_on`` (issue 12: what a complaint asks for and when
+    the dispute arose, as Order 20 Art. 9 and the publicity rules name them)."""
+    have = {c.name for c in db.get_columns("case")}
+    if "demand" not in have:
+        db.execute_sql('ALTER TABLE "case" ADD COLUMN demand TEXT NOT NULL DEFAULT \'\'')
+    if "occurred_on" not in have:
+        db.execute_sql('ALTER TABLE "case" ADD COLUMN occurred_on DATE')
+
+
+def _m0007_notify(db: Database) -> None:
+    """Notifications that reach people: senders, retries, the delivery log (issue 12 item 4)."""
+    from node import notify
+    notify.migrate_tables(db)
+
+
+def _m0008_public(db: Database) -> None:
+    """The public portal: query codes, one-time phone codes, surveys (issue 12 items 1-3)."""
+    from node import public
+    public.migrate_tables(db)
+
+
+def _m0009_open311(db: Database) -> None:
+    """Open311 API keys (issue 12 item 5)."""
+    from node import open311
+    open311.migrate_tables(db)
+
+
+def _m0010_publicity(db: Database) -> None:
+    """Complaint publicity entries (issue 12 item 6)."""
+    from node import publicity
+    publicity.migrate_tables(db)
+
+
 MIGRATIONS: list[dbmod.Migration] = [
     (1, "initial schema", _m0001_initial),
     (2, "ping arrival order", _m0002_ping_arrival),
     (3, "desk sign-in", _m0003_desk_sign_in),
     (4, "evidence attachments", _m0004_evidence),
     (5, "index of cases flagged for a person", _m0005_attention_index),
+    (6, "complaint demand and dispute date", _m0006_case_fields),
+    (7, "notification senders and delivery log", _m0007_notify),
+    (8, "public portal", _m0008_public),
+    (9, "open311 keys", _m0009_open311),
+    (10, "complaint publicity", _m0010_publicity),
 ]
 
 

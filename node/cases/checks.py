@@ -9,7 +9,7 @@ values the same way; each check raises ``NodeError`` naming the field.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -129,6 +129,32 @@ def parse_received_at(value: Any, name: str, now: datetime) -> datetime:
             f" / {name} {text} is in the future (more than 5 minutes after the server's clock)",
         )
     return parsed.astimezone(UTC)
+
+
+_EMAIL_RE = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
+
+
+def check_email(value: Any, name: str) -> str:
+    """One e-mail address for notices (issue 12): ``local@domain`` with a dotted domain, no
+    display name, nothing a mail header could be split on."""
+    text = check_text(value, name, max_length=254)
+    if text and _EMAIL_RE.match(text) is None:
+        raise invalid(name, f"电子邮箱（{name}）格式不正确，例如 name@example.com / {name} must be one e-mail "
+                            "address like name@example.com")
+    return text
+
+
+def check_date(value: Any, name: str, latest: date) -> date:
+    """A calendar date ``YYYY-MM-DD`` not after ``latest`` (the dispute before its complaint)."""
+    if not isinstance(value, str) or re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()) is None:
+        raise invalid(name, f"日期（{name}）须为 YYYY-MM-DD / {name} must be a date YYYY-MM-DD")
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise invalid(name, f"日期（{name}）不存在 / {name} is not a real date") from None
+    if day > latest:
+        raise invalid(name, f"日期（{name}）不能晚于登记日期 / {name} cannot be after the receipt date")
+    return day
 
 
 def check_phone(value: Any, name: str) -> str:

@@ -161,6 +161,10 @@ def event_api(e: Mapping[str, Any]) -> dict[str, Any]:
             "from_status": e["from_status"], "to_status": e["to_status"], "note": e["note"]}
 
 
+def _day(value: Any) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else (str(value)[:10] if value else None)
+
+
 def to_api(row: Mapping[str, Any], events: list[Mapping[str, Any]]) -> dict[str, Any]:
     """The case as the API returns it (CONTRACT §5 shape plus linked_case, department,
     overdue, version)."""
@@ -176,6 +180,8 @@ def to_api(row: Mapping[str, Any], events: list[Mapping[str, Any]]) -> dict[str,
         "category": row["category"],
         "summary": row["summary"],
         "description": row["description"] or None,
+        "demand": row.get("demand") or None,
+        "occurred_on": _day(row.get("occurred_on")),
         "amount": row["amount"],
         "amount_recovered": row["amount_recovered"],
         "extensions": json.loads(row["extensions"]),

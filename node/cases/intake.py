@@ -91,6 +91,7 @@ def create_case(node: Node, payload: Any, actor: Any) -> dict[str, Any]:
                 "case_id": case_id, "kind": kind, "report_target": target, "channel": inp.channel,
                 "urgency": urgency, "status": "registered", "category": inp.category,
                 "summary": inp.summary, "description": inp.description or "",
+                "demand": inp.demand or "", "occurred_on": inp.occurred_on,
                 "complainant": complainant, "respondent": respondent,
                 "respondent_name": resp_name, "respondent_region": inp.region_code,
                 "respondent_uscc": inp.respondent.uscc if inp.respondent else None,

@@ -48,6 +48,8 @@ class Case(BaseModel):
     category = CharField()
     summary = TextField()
     description = TextField(default="")
+    demand = TextField(default="")            # what the complainant asks for (issue 12, publicity)
+    occurred_on = DateField(null=True)        # when the dispute arose (issue 12, publicity)
     complainant = TextField(default="{}")     # JSON
     respondent = TextField(default="{}")      # JSON
     respondent_name = CharField(default="")

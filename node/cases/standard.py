@@ -45,7 +45,7 @@ class FieldSpec:
 
     ``type`` is one of: ``enum``, ``text``, ``phone``, ``datetime``, ``money``, ``boolean``,
     ``object``, ``division`` (a current division code), ``category`` (a category code),
-    ``uscc``, ``extensions``.
+    ``uscc``, ``extensions``, ``email``, ``date`` (``YYYY-MM-DD``).
     ``required_for`` lists the kinds for which the field is required; ``required_note`` adds a
     condition the list cannot express (anonymous reports).
     """
@@ -99,6 +99,11 @@ CHANNELS: tuple[EnumValue, ...] = (
     EnumValue("direct_report", "数据直报点", "one of HQ's direct-report points (R4.2)"),
 )
 
+COMPLAINANT_TYPES: tuple[EnumValue, ...] = (
+    EnumValue("individual", "个人", "an individual consumer"),
+    EnumValue("organisation", "单位", "an organisation (a business, association or other body)"),
+)
+
 URGENCIES: tuple[EnumValue, ...] = (
     EnumValue("general", "一般", "general"),
     EnumValue("urgent", "紧急", "urgent"),
@@ -124,6 +129,10 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
               required_for=("complaint",), required_note="real-name report", min_length=5, max_length=20),
     FieldSpec("complainant.address", "text", "通讯地址", "Postal address.",
               required_for=("complaint",), max_length=500),
+    FieldSpec("complainant.email", "email", "电子邮箱", "E-mail address for notices (optional; issue 12): one address, local@domain.",
+              max_length=254),
+    FieldSpec("complainant.type", "enum", "投诉人类型", "Who complains: an individual consumer or an organisation (complaint publicity shows it).",
+              enum=COMPLAINANT_TYPES, default="individual"),
     FieldSpec("complainant.anonymous", "boolean", "匿名", "An anonymous report: no name or phone (an address given is kept). A complaint cannot be anonymous (Order 20 Art. 9).",
               default="false (true for a report without name or phone)"),
     FieldSpec("respondent", "object", "被投诉人 / 被举报人", "The business (or, for a staff report, the unit or person) the matter is about."),
@@ -137,6 +146,8 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
               required_for=ALL_KINDS, max_length=32),
     FieldSpec("summary", "text", "摘要", "One-line summary.", required_for=ALL_KINDS, max_length=200),
     FieldSpec("description", "text", "详细情况", "Facts and request (line breaks allowed).", max_length=20_000),
+    FieldSpec("demand", "text", "诉求", "What the complainant asks for (refund, repair, compensation …; Order 20 Art. 9).", max_length=2000),
+    FieldSpec("occurred_on", "date", "纠纷发生日期", "When the dispute arose: YYYY-MM-DD, not after the receipt date.", min_length=10, max_length=10),
     FieldSpec("amount", "money", "涉案金额（元）", "Amount in dispute, CNY: a decimal string ≥ 0 with at most two decimals, e.g. \"1299.00\"; never a JSON number."),
     FieldSpec("amount_recovered", "money", "挽回经济损失（元）", "Amount recovered for the consumer, CNY, same format (usually set by the conclude action)."),
     FieldSpec("extensions", "extensions", "省级扩展字段", "Province extension fields, validated against the JSON Schema of the province owning respondent.region_code (configs/extensions/); empty when that province has none."),

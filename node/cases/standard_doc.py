@@ -61,6 +61,10 @@ def _limits_for(spec: FieldSpec) -> str:
         parts.append(f"decimal string ≥ 0, ≤ 2 decimals, ≤ {MONEY_MAX_INTEGER_DIGITS} integer digits")
     if spec.type == "datetime":
         parts.append("ISO 8601 with offset; ≤ now + 5 min")
+    if spec.type == "date":
+        parts.append("YYYY-MM-DD; not after the receipt date")
+    if spec.type == "email":
+        parts.append(f"local@domain, ≤ {spec.max_length} chars")
     if spec.default is not None:
         parts.append(f"default {spec.default}")
     return "; ".join(parts) or "—"

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from node.cases.category_table import CategoryTable
-from node.cases.checks import check_phone, check_text, field_label, parse_money, parse_received_at, required_error
+from node.cases.checks import check_date, check_email, check_phone, check_text, field_label, parse_money, parse_received_at, required_error
 from node.cases.extensions import validate_extensions
 from node.cases.standard import FIELD_SPECS, SERVER_FIELD_NAMES, SHANGHAI, SPECS_BY_NAME
 from node.cases.uscc import check_uscc, normalize_uscc
@@ -40,10 +40,18 @@ class Complainant:
     phone: str | None
     address: str | None
     anonymous: bool
+    email: str | None = None
+    type: str | None = None      # individual | organisation; None: not given (individual)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "phone": self.phone, "address": self.address,
-                "anonymous": self.anonymous}
+        out: dict[str, Any] = {"name": self.name, "phone": self.phone, "address": self.address,
+                               "anonymous": self.anonymous}
+        # only when given: a case stored before issue 12 and one without them look the same
+        if self.email:
+            out["email"] = self.email
+        if self.type:
+            out["type"] = self.type
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,8 @@ class CaseInput:
     amount_recovered: str | None
     extensions: dict[str, Any] = field(default_factory=dict)
     extensions_province: str | None = None
+    demand: str | None = None
+    occurred_on: date | None = None
 
     @property
     def received_on(self) -> date:
@@ -110,6 +120,8 @@ class CaseInput:
             "amount": self.amount,
             "amount_recovered": self.amount_recovered,
             "extensions": json.loads(json.dumps(self.extensions)),  # a deep copy
+            "demand": self.demand,
+            "occurred_on": self.occurred_on.isoformat() if self.occurred_on else None,
         }
 
 
@@ -284,6 +296,10 @@ def validate_case_input(
 
     summary = _required_text(payload, "summary")
     description = _opt_text(payload, "description")
+    demand = _opt_text(payload, "demand")
+    occurred_on = None
+    if payload.get("occurred_on") not in (None, ""):
+        occurred_on = check_date(payload["occurred_on"], "occurred_on", received_at.astimezone(SHANGHAI).date())
     amount = None if payload.get("amount") is None else parse_money(payload["amount"], "amount")
     amount_recovered = (
         None
@@ -315,6 +331,8 @@ def validate_case_input(
         amount_recovered=amount_recovered,
         extensions=extensions,
         extensions_province=ext_province,
+        demand=demand,
+        occurred_on=occurred_on,
     )
 
 
@@ -327,6 +345,13 @@ def _validate_complainant(kind: str, obj: Mapping[str, Any] | None) -> Complaina
     name = _opt_text(obj, "complainant.name")
     phone = _opt_phone(obj, "complainant.phone")
     address = _opt_text(obj, "complainant.address")
+    email = None
+    if obj is not None and obj.get("email") not in (None, ""):
+        email = check_email(obj["email"], "complainant.email") or None
+    ctype = None
+    if obj is not None and obj.get("type") is not None:
+        ctype = _check_enum(obj["type"], "complainant.type")
+    extra = {"email": email, "type": ctype}
 
     if kind == "complaint":
         if anonymous_given:
@@ -350,12 +375,12 @@ def _validate_complainant(kind: str, obj: Mapping[str, Any] | None) -> Complaina
                     " complaint (Order 20 Art. 9)",
                     fieldname,
                 )
-        return Complainant(name=name, phone=phone, address=address, anonymous=False)
+        return Complainant(name=name, phone=phone, address=address, anonymous=False, **extra)
 
     if anonymous_given:
         # Anonymous means the reporter is not named (CONTRACT §5: "no name or phone"): a name or
         # phone is refused rather than silently dropped; an address given is kept.
-        for key, value in (("name", name), ("phone", phone)):
+        for key, value in (("name", name), ("phone", phone), ("email", email)):
             if value is not None:
                 fieldname = f"complainant.{key}"
                 raise invalid(
@@ -368,13 +393,17 @@ def _validate_complainant(kind: str, obj: Mapping[str, Any] | None) -> Complaina
     if kind == "report":
         if anonymous_given is None and name is None and phone is None:
             # Nobody named and no stated choice: an anonymous report (CONTRACT §5 allows it).
+            if email is not None:
+                raise invalid("complainant.email", "匿名举报不应填写电子邮箱；实名举报请填写姓名和电话 / an anonymous "
+                                                   "report takes no e-mail; for a named report give name and phone")
             return Complainant(name=None, phone=None, address=address, anonymous=True)
-        return _named_report(name, phone, address)
+        named = _named_report(name, phone, address)
+        return Complainant(name=named.name, phone=named.phone, address=named.address, anonymous=False, **extra)
 
     # consultation
     if obj is None:
         return None
-    return Complainant(name=name, phone=phone, address=address, anonymous=bool(anonymous_given))
+    return Complainant(name=name, phone=phone, address=address, anonymous=bool(anonymous_given), **extra)
 
 
 def _named_report(name: str | None, phone: str | None, address: str | None) -> Complainant:

@@ -36,7 +36,7 @@ DOC_UPDATE = "case.update"
 DOC_PROPOSAL = "case.proposal"
 
 _DT_FIELDS = ("received_at", "created_at", "updated_at")
-_DATE_FIELDS = ("received_date", "next_due")
+_DATE_FIELDS = ("received_date", "next_due", "occurred_on")
 # local to each node: the row id, the search text (rebuilt on arrival), and whether this
 # node handles the case or holds a copy
 _WIRE_SKIP = ("pk", "search_text", "held_as")

@@ -3,15 +3,16 @@
 * ``CaseProposal`` — what this node proposed to the handling node of a case it holds a
   copy of (urge, comment, take over, follow-up call, reopen), and what became of it
   (``sent`` → ``applied`` / ``rejected`` with the handler's reason, or ``undeliverable``).
-* ``Notification`` — the notification outbox of the accepting node: one row per status
-  change a named complainant must be told of (R2.7), sent by a pluggable sender.
+
+The notices to named complainants (R2.7) live in ``node.notify`` (its ``Notification``
+outbox keeps the table routing once had); ``notifications.py`` decides what to tell.
 
 The case itself, its history and its custody trail live in ``node.cases.models`` and travel
 with the case (``node/routing/documents.py``); nothing here travels.
 """
 from __future__ import annotations
 
-from peewee import AutoField, CharField, DateTimeField, IntegerField, TextField
+from peewee import AutoField, CharField, DateTimeField, TextField
 
 from federation.storage import BaseModel
 
@@ -36,28 +37,4 @@ class CaseProposal(BaseModel):
                 .order_by(cls.id))
 
 
-class Notification(BaseModel):
-    id = AutoField()
-    key = CharField(unique=True)             # case id + version + status: one notice per change
-    case_id = CharField(index=True)
-    version = IntegerField()
-    status = CharField()
-    recipient = CharField(default="")        # the complainant's name
-    address = CharField(default="")          # phone (SMS) — never shown in lists
-    message = TextField()
-    state = CharField(default="pending", index=True)   # pending | sent | failed
-    sender = CharField(default="")
-    attempts = IntegerField(default=0)
-    last_error = TextField(default="")
-    created_at = DateTimeField()
-    sent_at = DateTimeField(null=True)
-
-    @classmethod
-    def due(cls, limit: int):
-        return (cls.select()
-                .where(cls.state == "pending")
-                .order_by(cls.id)
-                .limit(limit))
-
-
-MODELS: list[type[BaseModel]] = [CaseProposal, Notification]
+MODELS: list[type[BaseModel]] = [CaseProposal]

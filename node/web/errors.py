@@ -47,6 +47,9 @@ def _respond(err: NodeError):
         from node.web.i18n import localize
         from node.web.pages import render
         return render("desk/error.html", status=err.status, error=localize(err.message), code=err.status)
+    if request.path.startswith("/public/") and not request.path.startswith("/public/v1/"):
+        from node.web.portal import error_page
+        return error_page(err)
     return error_response(err)
 
 

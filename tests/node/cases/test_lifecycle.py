@@ -68,6 +68,8 @@ def test_case_shape_is_exactly_the_contract(node):
     case = create(node, complaint())
     assert list(case) == ["id", "kind", "report_target", "channel", "received_at", "urgency",
                           "complainant", "respondent", "category", "summary", "description",
+                          # issue 12: the demand and the dispute date (complaint publicity)
+                          "demand", "occurred_on",
                           "amount", "amount_recovered", "extensions", "status", "accepting_node",
                           "handling_node", "rule_set", "deadlines", "outcome", "history",
                           "linked_case", "department", "overdue", "version",

@@ -463,3 +463,56 @@ def test_bad_category_files_refused(tmp_path: Path, items: list[dict[str, Any]],
     path.write_text(json.dumps({"items": items}, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(CategoryTableError, match=fragment):
         load_categories(path)
+
+
+# -- issue 12: e-mail, complainant type, demand, dispute date ------------------------------------
+def _check(body: dict[str, Any]) -> CaseInput:
+    return validate_case_input(body, divisions=DIVISIONS, categories=CATEGORIES, extension_schemas=EXTENSIONS,
+                               now=NOW)
+
+
+def test_issue12_fields_are_kept_normalised():
+    body = complaint()
+    body["complainant"].update(email=" zhang.san@example.com ", type="organisation")
+    body.update(demand="退货退款", occurred_on="2026-09-20")
+    inp = _check(body)
+    assert inp.complainant is not None and inp.complainant.to_dict()["email"] == "zhang.san@example.com"
+    assert inp.complainant.to_dict()["type"] == "organisation"
+    assert inp.demand == "退货退款" and inp.occurred_on == date(2026, 9, 20)
+    assert inp.to_dict()["occurred_on"] == "2026-09-20"
+
+
+def test_issue12_fields_absent_leave_the_stored_shape_as_before():
+    inp = _check(complaint())
+    assert set(inp.complainant.to_dict()) == {"name", "phone", "address", "anonymous"}
+    assert inp.demand is None and inp.occurred_on is None
+
+
+@pytest.mark.parametrize(("where", "value", "field", "fragment"), [
+    ("complainant.email", "not-an-address", "complainant.email", "e-mail"),
+    ("complainant.email", "a@b.com\r\nBcc: x@y.com", "complainant.email", "e-mail"),
+    ("complainant.email", "Zhang <z@example.com>", "complainant.email", "e-mail"),
+    ("complainant.type", "company", "complainant.type", "complainant.type"),
+    ("occurred_on", "2026-09-30", "occurred_on", "after the receipt date"),
+    ("occurred_on", "2026-02-30", "occurred_on", "not a real date"),
+    ("occurred_on", "20260920", "occurred_on", "YYYY-MM-DD"),
+    ("demand", "x" * 2001, "demand", "2000"),
+])
+def test_issue12_fields_refused_naming_the_field(where, value, field, fragment):
+    body = complaint()
+    if where.startswith("complainant."):
+        body["complainant"][where.split(".", 1)[1]] = value
+    else:
+        body[where] = value
+    with pytest.raises(NodeError) as exc:
+        _check(body)
+    assert exc.value.field == field
+    assert fragment in exc.value.message
+
+
+def test_anonymous_report_takes_no_email():
+    body = {"kind": "report", "channel": "web", "category": complaint()["category"],
+            "summary": "无证经营", "respondent": {"region_code": "440305"}, "complainant": {"email": "a@example.com"}}
+    with pytest.raises(NodeError) as exc:
+        _check(body)
+    assert exc.value.field == "complainant.email"
