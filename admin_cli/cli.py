@@ -94,6 +94,8 @@ def register_commands() -> None:
     from admin_cli import cases, demo, directives, federation_cmds, node_cmds, stats, sync_cmds, users
     for module in (node_cmds, users, federation_cmds, sync_cmds, cases, directives, stats, demo):
         module.register(cli)
+    from admin_cli import open311_cmds  # issue 12 item 5
+    open311_cmds.register(cli)
 
 
 register_commands()

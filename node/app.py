@@ -41,7 +41,9 @@ def create_app(node: Node) -> Flask:
     federation_limit = node.config.replication.max_batch_bytes + 256 * 1024
     # What the HTTP server may read at most (``serve`` gives it to waitress, which would
     # otherwise buffer up to 1 GiB before the app's own check answers 413).
-    app.config["MAX_REQUEST_BYTES"] = max(node.config.max_body_bytes, federation_limit)
+    # Evidence uploads (desk and portal) may be as large as one attachment plus the form.
+    upload_limit = node.config.evidence.max_bytes + 1024 * 1024
+    app.config["MAX_REQUEST_BYTES"] = max(node.config.max_body_bytes, federation_limit, upload_limit)
 
     @app.before_request
     def _limits():
@@ -108,11 +110,14 @@ def describers() -> list[Callable[[dict], None]]:
     from node.cases import openapi as cases_doc
     from node.directives import openapi as directives_doc
     from node.evidence import openapi as evidence_doc
+    from node.public import openapi as public_doc
+    from node.publicity import openapi as publicity_doc
     from node.network import openapi as network_doc
     from node.routing import api as routing_api
     from node.stats import api as stats_api
     return [cases_doc.describe, network_doc.describe, directives_doc.describe, stats_api.describe,
-            routing_api.describe, evidence_doc.describe]
+            routing_api.describe, evidence_doc.describe, publicity_doc.describe,
+            public_doc.describe]
 
 
 def blueprints() -> list[Blueprint]:

@@ -127,6 +127,7 @@ class PublicSettings:
     code_max_tries: int = 5                   # wrong tries before a code is spent
     require_phone_code: bool = True           # a complaint's phone is checked by SMS code
     reopen_days: int = 15                     # a dissatisfied complainant may ask again this long after conclusion
+    publish_hotspots: bool = True             # the front page shows this week's surges (categories, regions)
 
 
 @dataclass(frozen=True)

@@ -63,4 +63,5 @@ def install() -> None:
         routing.install_case_hooks()
         evidence.install_case_hooks()      # attachments follow the holders routing decides
         publicity.install_case_hooks()     # a concluded complaint is published (issue 12 item 6)
+        public.install_case_hooks()        # respondents feed the portal's firm look-up
         _installed = True

@@ -43,6 +43,7 @@ from node.cases.intake import create_case
 from node.cases.lifecycle import (
     ACTION_NAMES_ZH,
     ACTIONS,
+    COPY_HOOKS,
     PROPOSAL_ACTIONS,
     TRANSITIONS,
     CaseChange,
@@ -85,7 +86,7 @@ from node.cases.standard import (
     URGENCIES,
 )
 
-__all__ = ["ACTIONS", "ACTION_NAMES_ZH", "DISCIPLINE", "DONE_STATUSES", "PROPOSAL_ACTIONS", "READ_ROLES",
+__all__ = ["ACTIONS", "ACTION_NAMES_ZH", "COPY_HOOKS", "DISCIPLINE", "DONE_STATUSES", "PROPOSAL_ACTIONS", "READ_ROLES",
            "TRANSITIONS", "CaseChange", "act", "install_extension", "intake_context", "job_specs", "mark_overdue", "to_api",
            "commit_change", "new_event", "illegal_action", "insert_rows", "next_due", "no_link_error",
            "optional_text", "required_code", "required_text",

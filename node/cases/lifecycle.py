@@ -164,6 +164,10 @@ class CaseChange:
 PREPARE_HOOKS: list[Callable[[Node, list[CaseChange]], None]] = []
 # Called inside the write transaction, after the rows are written: fn(node, changes).
 CHANGE_HOOKS: list[Callable[[Node, list[CaseChange]], None]] = []
+# Called inside the write transaction after another node's read copy of a case was stored here
+# (routing's arrivals): fn(node, row as stored, previous row or None). Domains that keep
+# something per case (complaint publicity) follow copies with it.
+COPY_HOOKS: list[Callable[[Node, dict[str, Any], dict[str, Any] | None], None]] = []
 # Called for an action at a node that holds only a copy (the action is one of
 # PROPOSAL_ACTIONS): fn(node, row, payload, actor, now) -> the response (routing sends it on).
 PROPOSAL_HOOK: list[Callable[..., dict[str, Any]]] = []
@@ -176,6 +180,7 @@ ACTION_HANDLERS: dict[str, Callable[..., Any]] = {}
 
 def install_extension(*, prepare: Callable[[Node, list[CaseChange]], None] | None = None,
                       after_change: Callable[[Node, list[CaseChange]], None] | None = None,
+                      after_copy: Callable[[Node, dict[str, Any], dict[str, Any] | None], None] | None = None,
                       propose: Callable[..., dict[str, Any]] | None = None,
                       referral: Callable[[Node, str], Mapping[str, Any] | None] | None = None,
                       actions: Mapping[str, Callable[..., Any]] | None = None,
@@ -187,6 +192,8 @@ def install_extension(*, prepare: Callable[[Node, list[CaseChange]], None] | Non
         PREPARE_HOOKS.append(prepare)
     if after_change is not None and after_change not in CHANGE_HOOKS:
         CHANGE_HOOKS.append(after_change)
+    if after_copy is not None and after_copy not in COPY_HOOKS:
+        COPY_HOOKS.append(after_copy)
     if propose is not None and not PROPOSAL_HOOK:
         PROPOSAL_HOOK.append(propose)
     if referral is not None and referral not in REFERRAL_DIRECTORY:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from node.directives import documents, warnings
+from node.directives.warnings import public_feed as public_warnings
 from node.directives.cap_directives import cap_ack_xml, cap_xml
 from node.directives.common import (
     ACK_ROLES,
@@ -64,4 +65,6 @@ __all__ = ["ACK_ROLES", "CATEGORIES", "CERTAINTIES", "ISSUE_ROLES", "SEVERITIES"
            "cancel", "cap_ack_xml", "cap_xml", "check_overdue", "directive_from_case", "expected_codes",
            "flush_progress", "get", "get_plan", "is_target", "is_within", "issue", "job_specs", "leads_into",
            "list_directives", "list_plans", "load_plans", "messages", "normalise_targets", "progress_view",
-           "register_handlers", "reports", "update"]
+           "register_handlers", "reports", "update",
+           # the consumer warnings of the public front page (node.public)
+           "public_warnings"]

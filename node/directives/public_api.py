@@ -6,7 +6,7 @@ No token needed for what the public may read:
   and those of every bureau above it); ``?kind=warning|tip|typical_case|hotspot|notice``
 * ``GET /public/v1/warnings.atom`` — the same as an Atom 1.0 feed (RFC 4287)
 * ``GET /public/v1/warnings/<id>`` — one warning (a withdrawn one says so)
-* ``GET /public/`` and ``GET /public/v1/warnings.html`` — a plain HTML page
+* ``GET /public/v1/warnings.html`` — moved: a redirect to the portal's ``/public/warnings`` (issue 12)
 * ``GET /cap/v1/warnings/<id>.xml`` — a warning as CAP 1.2 (Public scope; withdrawn → Cancel)
 
 Staff only (bearer token), because directives are internal orders (CAP scope Restricted):
@@ -19,10 +19,9 @@ Staff only (bearer token), because directives are internal orders (CAP scope Res
 """
 from __future__ import annotations
 
-import html
 import xml.etree.ElementTree as ET
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, redirect, request
 
 from node.directives import cap, cap_directives
 from node.directives import warnings as warnings_svc
@@ -65,7 +64,9 @@ def warning_json(warning_id: str):
 def warnings_atom():
     node = current_node()
     items = warnings_svc.public_feed(node, request.args.get("kind") or None, _limit())
-    base = request.host_url.rstrip("/")
+    # the node's configured address, never the request's Host header (a forged Host would put
+    # another site's links into every subscriber's feed)
+    base = node.config.url.rstrip("/")
     ET.register_namespace("", ATOM_NS)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -98,31 +99,10 @@ def warnings_atom():
     return _xml(body, "application/atom+xml")
 
 
-@bp.get("/public/")
 @bp.get("/public/v1/warnings.html")
 def warnings_page():
-    node = current_node()
-    items = warnings_svc.public_feed(node, request.args.get("kind") or None, _limit())
-    e = html.escape
-    rows = []
-    for w in items:
-        rows.append(
-            f'<article><h2>【{e(w["kind_name"])}】{e(w["title"])}</h2>'
-            f'<p class="meta">{e(w["issuer_name"] or w["issuer"])} · {e(w["published_at"] or "")}'
-            + (f' · 有效期至 {e(w["expires_at"])}' if w["expires_at"] else "")
-            + f'</p><div class="body">{e(w["body"]).replace(chr(10), "<br>")}</div>'
-            f'<p class="links"><a href="{e(w["cap_url"])}">CAP</a></p></article>')
-    page = (
-        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-        f'<title>{e(node.config.name)} · 消费警示与提示</title>'
-        '<link rel="alternate" type="application/atom+xml" href="/public/v1/warnings.atom">'
-        '<style>body{font-family:sans-serif;max-width:48em;margin:2em auto;padding:0 1em;line-height:1.6}'
-        'article{border-bottom:1px solid #ddd;padding:.5em 0}.meta{color:#666;font-size:.9em}</style>'
-        f'</head><body><h1>{e(node.config.name)}</h1><p>消费警示、消费提示与公告 · 投诉举报请拨打 12315</p>'
-        + ("".join(rows) or "<p>暂无发布的消费警示或提示。</p>")
-        + '<p><a href="/public/v1/warnings.atom">Atom 订阅</a> · <a href="/public/v1/warnings">JSON</a></p>'
-        '</body></html>')
-    return Response(page, mimetype="text/html", content_type="text/html; charset=utf-8")
+    """The first public page (before the portal, issue 12): now the portal's warnings page."""
+    return redirect("/public/warnings", code=301)
 
 
 @bp.get("/cap/v1/warnings/<warning_id>.xml")

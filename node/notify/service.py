@@ -55,8 +55,9 @@ def queue(node: Node, *, key: str, case_id: str, event: str, channel: str, to: s
                     event=event, channel=channel, recipient=recipient[:255], address=to[:255], subject=subject[:255],
                     message=text, created_at=now, next_attempt_at=now)
             .on_conflict_ignore()
+            .as_rowcount()       # SQLite's last row id stays set after an ignored insert
             .execute())
-    return bool(made)
+    return made == 1
 
 
 def queue_for_complainant(node: Node, *, key_base: str, case_id: str, event: str, complainant: Mapping[str, Any],

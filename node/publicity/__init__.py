@@ -16,6 +16,7 @@ neither cases nor routing import it.
 """
 from __future__ import annotations
 
+
 from peewee import Database
 
 from node.cases import Case, CaseEvent, install_extension
@@ -25,9 +26,16 @@ from node.publicity.service import sync_case
 
 
 def install_case_hooks() -> None:
-    """Publish a complaint when it is concluded, withdraw it when reopened (idempotent;
-    ``node.domains`` calls it)."""
-    install_extension(after_change=service.after_change)
+    """Publish a complaint when it is concluded, withdraw it when reopened, here and at every
+    node holding a copy (idempotent; ``node.domains`` calls it)."""
+    install_extension(after_change=service.after_change, after_copy=sync_case)
+
+
+def recent_disclosures(node, limit: int = 5) -> list[dict]:
+    """The newest published complaints as the JSON shows them (the portal's front page,
+    issue 12 item 7); call with the node's database bound."""
+    rows, _ = service.search(service.Filters(per_page=max(1, min(limit, service.MAX_PER_PAGE))))
+    return service.to_public_all(node, rows)
 
 
 def migrate_tables(db: Database) -> None:
@@ -39,4 +47,5 @@ def migrate_tables(db: Database) -> None:
         service.backfill(datetime.now(UTC))
 
 
-__all__ = ["MODELS", "Disclosure", "install_case_hooks", "migrate_tables", "sync_case"]
+__all__ = ["MODELS", "Disclosure", "install_case_hooks", "migrate_tables", "recent_disclosures",
+           "sync_case"]

@@ -24,6 +24,8 @@ from node.web.portal import public_page, render_public
 bp = Blueprint("publicity", __name__)
 
 JSON_CACHE = "public, max-age=60"   # a minute stale is harmless; a busy portal asks often
+# RFC 6266: an ASCII name for old clients, the Chinese one (投诉公示.csv) for the rest
+DISPOSITION = "attachment; filename=disclosures.csv; filename*=UTF-8''%E6%8A%95%E8%AF%89%E5%85%AC%E7%A4%BA.csv"
 
 
 def _filters() -> service.Filters:
@@ -65,7 +67,7 @@ def disclosures_csv():
     rows, truncated = service.export_rows(f)
     body = feeds.csv_bytes(service.to_public_all(node, rows), truncated, service.CSV_MAX_ROWS)
     resp = Response(body, content_type="text/csv; charset=utf-8")
-    resp.headers["Content-Disposition"] = "attachment; filename=disclosures.csv; filename*=UTF-8''%E6%8A%95%E8%AF%89%E5%85%AC%E7%A4%BA.csv"
+    resp.headers["Content-Disposition"] = DISPOSITION
     resp.headers["X-Content-Type-Options"] = "nosniff"
     if truncated:
         resp.headers["X-Truncated"] = str(service.CSV_MAX_ROWS)

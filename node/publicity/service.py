@@ -196,12 +196,15 @@ def after_change(node: Node, changes: list[CaseChange]) -> None:
             _withdraw(row["case_id"])
 
 
-def sync_case(node: Node, row: Mapping[str, Any]) -> None:
+def sync_case(node: Node, row: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> None:
     """Publish or withdraw one case as it now stands — for a row written outside
-    ``commit_change`` (a copy arriving from another node). Idempotent."""
+    ``commit_change`` (a copy arriving from another node; ``previous``: the row it replaced,
+    None for a copy new here). Idempotent. The replication inbox is a hot path: a
+    copy that was not published before and is not now costs no query."""
     outcome = published_outcome(row)
     if outcome is None:
-        if row.get("kind") == "complaint":
+        was_published = previous is not None and published_outcome(previous) is not None
+        if row.get("kind") == "complaint" and was_published:
             _withdraw(row["case_id"])
         return
     at = _concluded_at(row["case_id"], row.get("updated_at") or node.now())

@@ -18,7 +18,7 @@ imports routing. Inside the package:
   subtree by handling unit, the escalation reminders); ``supervision_actions.py`` — urge and
   take over from it, planned then done through ``node.cases.act``; ``pages.py`` — its pages.
 """
-from node.routing.custody import accused, holders
+from node.routing.custody import accused, holders, unit_name
 from node.routing.paths import cover
 from node.routing.supervision_actions import perform_action, plan_action
 from node.routing.supervision_view import reminder_history, supervision_board
@@ -28,4 +28,6 @@ __all__ = ["install_case_hooks", "job_specs", "register_handlers",
            # the desk's supervision board (issue 11 item 6)
            "perform_action", "plan_action", "reminder_history", "supervision_board",
            # who holds a case, and the fewest documents that reach them all (node.evidence)
-           "accused", "cover", "holders"]
+           "accused", "cover", "holders",
+           # the bureau a node code stands for, as people are told it (node.public)
+           "unit_name"]

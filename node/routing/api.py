@@ -3,7 +3,8 @@
 
 ``GET /api/v1/referral-bodies[?category=]`` — the directory of competent bodies outside
 market regulation (what ``refer`` takes as ``body``), with what to tell the consumer;
-``GET /api/v1/notifications[?case_id=]`` — the notification outbox of this node (R2.7);
+``GET /api/v1/notifications[?case_id=]`` — the messages this node sent or will send to
+complainants, with their delivery log, addresses masked (R2.7; ``node.notify``);
 ``GET /api/v1/proposals[?case_id=]`` — what this node proposed to handling nodes and what
 became of it.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from node.cases import PROPOSAL_ACTIONS, READ_ROLES
-from node.routing.notifications import list_notifications
+from node.notify import list_deliveries
 from node.routing.proposals import list_proposals
 from node.routing.referrals import referral_bodies as directory
 from node.web.auth import current_node, current_user
@@ -29,7 +30,7 @@ def referral_bodies():
 @bp.get("/notifications")
 def notifications():
     current_user("admin", "intake", "handler", "supervisor")
-    return jsonify({"items": list_notifications(current_node(), request.args.get("case_id") or None)})
+    return jsonify({"items": list_deliveries(current_node(), request.args.get("case_id") or None)})
 
 
 @bp.get("/proposals")
@@ -53,6 +54,10 @@ def describe(doc: dict) -> None:
             "responses": {"200": oa._resp("名录 / the directory", {"type": "object"}), **oa._errors(401, 403)}}},
         "/api/v1/notifications": {"get": {
             "summary": "告知发件箱 / the notices to named complainants recorded here (R2.7)",
+            "description": "Newest first; each item: `case_id`, `status`, `event`, `channel` (sms | email), "
+                           "`recipient`, `address` (masked), `subject`, `message`, `state` "
+                           "(pending | sent | failed), `attempts`, `last_error`, `next_attempt_at`, "
+                           "`sent_at` and `deliveries` (the delivery log: `at`, `ok`, `sender`, `ms`, `error`).",
             "parameters": [oa._query("case_id", "案件编号 / case id")],
             "responses": {"200": oa._resp("通知 / notices", {"type": "object"}), **oa._errors(401, 403)}}},
         "/api/v1/proposals": {"get": {

@@ -15,6 +15,7 @@ from typing import Any
 
 from node.cases import (
     ACTION_NAMES_ZH,
+    COPY_HOOKS,
     SHANGHAI,
     Case,
     CaseChange,
@@ -86,6 +87,9 @@ def store_copy(node: Node, wire: Mapping[str, Any], events: list[Mapping[str, An
         update_row(node.db, cid, int(local["version"]), update)
         old_events = fetch_events(node.db, cid)
     new_events = _sync_events(cid, old_events, events)
+    stored = full if local is None else {**local, **update}
+    for hook in COPY_HOOKS:
+        hook(node, stored, local)
     proposals.resolve(node, cid, new_events)
     if row["accepting_node"] == node.code:
         notify(node, row, new_events)

@@ -11,10 +11,10 @@ the status and the change's time, so no status change is told twice or missed; s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from node.cases import DECLINE_GROUNDS, OUTCOMES
+from node.cases import DECLINE_GROUNDS, OUTCOMES, SHANGHAI
 from node.notify import queue_for_complainant, render
 from node.routing.custody import unit_name
 from node.routing.documents import from_json
@@ -33,10 +33,7 @@ def notify(node: Node, row: Mapping[str, Any], events: list[Mapping[str, Any]]) 
             complainant.get("phone") or complainant.get("email")):
         return 0
     outcome = from_json(row.get("outcome"), {}) or {}
-    received = row.get("received_at")
-    if isinstance(received, str):
-        received = datetime.fromisoformat(received)
-    common = {"name": complainant["name"], "day": received.date().isoformat() if received else "",
+    common = {"name": complainant["name"], "day": _day(row.get("received_at")),
               "kind": row["kind"], "case_id": row["case_id"]}
     registered = any(e.get("from_status") is None and e.get("to_status") == "registered" for e in events)
     made = 0
@@ -69,3 +66,14 @@ def notify(node: Node, row: Mapping[str, Any], events: list[Mapping[str, Any]]) 
                                       complainant=complainant, text=text, subject=subject,
                                       version=int(row["version"]))
     return made
+
+
+def _day(received: Any) -> str:
+    """The Shanghai date a case was received (stored naive UTC; aware on the wire)."""
+    if not received:
+        return ""
+    if isinstance(received, str):
+        received = datetime.fromisoformat(received)
+    if received.tzinfo is None:
+        received = received.replace(tzinfo=UTC)
+    return received.astimezone(SHANGHAI).date().isoformat()

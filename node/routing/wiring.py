@@ -10,7 +10,6 @@ from node.cases import install_extension
 from node.divisions import load_divisions
 from node.routing import actions, arrivals, hooks, proposals, referrals, tables
 from node.routing.documents import DOC_PROPOSAL, DOC_TRANSFER, DOC_UPDATE
-from node.routing.notifications import flush_notifications
 from node.routing.supervision import remind
 from node.runtime import Node
 from replication.registry import Registry
@@ -34,5 +33,5 @@ def install_case_hooks() -> None:
 
 
 def job_specs(node: Node) -> list[jobs.JobSpec]:
-    return [("routing.remind", lambda n: float(n.config.deadlines.overdue_check_interval_s), remind),
-            ("routing.notifications", lambda n: 30.0, flush_notifications)]
+    # the notices routing queues are sent by node.notify's own job (notify.flush)
+    return [("routing.remind", lambda n: float(n.config.deadlines.overdue_check_interval_s), remind)]

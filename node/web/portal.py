@@ -31,9 +31,11 @@ def render_public(template: str, status: int = 200, **context: Any) -> tuple[str
                            **context), status
 
 
-def error_page(err: NodeError) -> tuple[str, int]:
-    return render_public("public/error.html", status=err.status, error=localize(err.message), code=err.status,
-                         field=err.field)
+def error_page(err: NodeError) -> Any:
+    body, status = render_public("public/error.html", status=err.status, error=localize(err.message),
+                                 code=err.status, field=err.field)
+    headers = {"Retry-After": str(err.retry_after)} if getattr(err, "retry_after", None) else {}
+    return body, status, headers
 
 
 def public_page(view: Callable[..., Any]) -> Callable[..., Any]:

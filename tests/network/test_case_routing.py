@@ -16,8 +16,8 @@ import pytest
 
 from node.accounts import service as users
 from node.cases.models import Case, CaseEvent
-from node.routing import arrivals, documents, notifications, proposals, supervision
-from node.routing.models import Notification
+from node.notify import Notification
+from node.routing import arrivals, documents, proposals, supervision
 from replication.models import Quarantine
 from tests.network.harness import Faults
 
@@ -139,12 +139,12 @@ def test_phone_complaint_at_the_province_reaches_the_county_and_its_conclusion_r
     # the accepting node told the named complainant each step (R2.7)
     node = tree.nodes["440000"]
     with node.activate():
-        told = [n.status for n in Notification.select().where(Notification.case_id == cid).order_by(Notification.id)]
-        assert notifications.flush_notifications(node) == 3
-        assert Notification.select().where(Notification.state == "sent").count() == 3
-    assert told == ["transferred", "accepted", "concluded"]
+        told = [n.event for n in Notification.select().where(Notification.case_id == cid).order_by(Notification.id)]
+    assert told == ["received", "accepted", "concluded"]    # "received" says where intake sent it
     r = api.call("440000", "GET", f"/api/v1/notifications?case_id={cid}", "intake")
-    assert r.status_code == 200 and "办结" in r.get_json()["items"][0]["message"]
+    items = r.get_json()["items"]
+    assert r.status_code == 200 and "办结" in items[0]["message"] and "南山区" in items[-1]["message"]
+    assert {i["address"] for i in items} == {"136****1111"}
     no_quarantine(tree)
 
 

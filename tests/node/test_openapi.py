@@ -1,21 +1,22 @@
 """``GET /api/v1/openapi.json`` describes every endpoint the app serves, and nothing else.
 
 Whoever adds a route describes it in its domain's ``describe(doc)`` (``node.app.describers``);
-this test names the missing one. The desk's HTML pages (``/desk/``) are for people, not for
-integrators, and are not part of the API description.
+this test names the missing one. The desk's HTML pages (``/desk/``) and the portal's
+(``/public/`` outside ``/public/v1/``) are for people, not for integrators, and are not part
+of the API description.
 """
 from __future__ import annotations
 
 from node.web.openapi import rule_to_path
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
-PAGE_PREFIXES = ("/desk/",)
+PAGE_PREFIXES = ("/desk/", "/public/")
 
 
 def served(app) -> set[tuple[str, str]]:
     out = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static" or rule.rule.startswith(PAGE_PREFIXES):
+        if rule.endpoint == "static" or (rule.rule.startswith(PAGE_PREFIXES) and not rule.rule.startswith("/public/v1/")):
             continue
         for method in rule.methods - IGNORED_METHODS:
             out.add((rule_to_path(rule.rule), method.lower()))

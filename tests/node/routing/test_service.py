@@ -1,7 +1,7 @@
 """Routing at one node (``node/routing/``): what a standalone bureau does with
 cases it cannot send on, the supervision filters, the referral directory, follow-up and
-reopening at the handler, reminders, and the pluggable notification sender. SQLite and
-PostgreSQL (``make_node``)."""
+reopening at the handler, reminders, and the notices routing queues for a named complainant
+(sent by ``node.notify``: tests/node/notify/). SQLite and PostgreSQL (``make_node``)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,8 +11,8 @@ import pytest
 import node.cases as svc
 from node.cases import Actor
 from node.errors import NodeError
-from node.routing import notifications, referrals, supervision
-from node.routing.models import Notification
+from node.notify import Notification, flush
+from node.routing import referrals, supervision
 from tests.node.cases.examples import complaint, staff_report
 
 INTAKE, HANDLER = Actor("i1", "intake"), Actor("h1", "handler")
@@ -116,30 +116,21 @@ def test_reopen_within_the_period_and_not_after(node, clock):
     assert err.value.status == 409 and err.value.code == "reopen_expired"
 
 
-def test_notifications_go_through_a_pluggable_sender(node):
+def test_a_named_complainant_is_told_of_intake_and_acceptance_and_the_anonymous_of_nothing(node):
     cid = create(node, complaint())["id"]
     act(node, cid, action="accept")
     anonymous = create(node, complaint(kind="report", report_target="business", category="G0101",
                                        complainant={"anonymous": True}, amount=None))["id"]
     act(node, anonymous, action="verify")
     rows = list(Notification.select().order_by(Notification.id))
-    assert [(n.case_id, n.status) for n in rows] == [(cid, "accepted")]
-    assert "张三" in rows[0].message and cid in rows[0].message and "受理" in rows[0].message
-    sent: list[str] = []
-
-    def failing(n, notice):
-        raise RuntimeError("短信网关超时 / SMS gateway timed out")
-
-    notifications.SENDERS["failing"] = failing
-    notifications.SENDERS["test"] = lambda n, notice: sent.append(notice.address)
-    try:
-        assert notifications.flush_notifications(node, "failing") == 0
-        assert Notification.get().state == "pending" and "超时" in Notification.get().last_error
-        assert notifications.flush_notifications(node, "test") == 1
-        assert notifications.flush_notifications(node, "test") == 0
-    finally:
-        del notifications.SENDERS["failing"], notifications.SENDERS["test"]
-    assert sent == ["13800000000"] and Notification.get().state == "sent"
+    assert [(n.case_id, n.event, n.channel) for n in rows] == [(cid, "received", "sms"), (cid, "accepted", "sms")]
+    assert "张三" in rows[1].message and cid in rows[1].message and "受理" in rows[1].message
+    assert cid in rows[0].message and "已收到" in rows[0].message
+    # no SMS gateway configured: the notices wait, their tries unspent, and say why
+    assert flush(node) == 0
+    waiting = list(Notification.select())
+    assert {(n.state, n.attempts) for n in waiting} == {("pending", 0)}
+    assert all("notify.sms_url" in n.last_error for n in waiting)
 
 
 def test_the_routing_endpoints(app_client):

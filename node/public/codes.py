@@ -1,0 +1,108 @@
+"""Query codes (查询码) and one-time phone codes (issue 12 items 1-3).
+
+A query code is eight characters from an alphabet without look-alikes (31^8 ≈ 8.5 × 10^11 codes),
+shown once on the receipt and kept only as a salted scrypt hash. A one-time code is six digits,
+sent by SMS, valid ``public.code_ttl_minutes``, spent after ``public.code_max_tries`` wrong
+tries or one right one. Checking a code for a case that does not exist costs the same hash as
+a real one, so timing tells nobody which case numbers exist.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from node.db import write_tx
+from node.public.models import PhoneCode, QueryCode
+from node.runtime import Node
+from node.web.session import load_secret
+
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"   # no 0/O, 1/I/L: nothing to misread
+QUERY_CODE_LENGTH = 8
+_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "dklen": 32}
+# a hash of a code nobody holds: unknown case numbers are checked against it (same cost)
+_DUMMY = "scrypt$00000000000000000000000000000000$" + "0" * 64
+
+
+def _hash(code: str, salt: bytes) -> str:
+    digest = hashlib.scrypt(code.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def _matches(code: str, stored: str) -> bool:
+    try:
+        _, salt_hex, digest_hex = stored.split("$")
+        salt = bytes.fromhex(salt_hex)
+    except ValueError:
+        return False
+    return hmac.compare_digest(_hash(code, salt).split("$")[2], digest_hex)
+
+
+def normalise_query_code(text: str) -> str:
+    """What a person types: spaces and dashes dropped, upper case."""
+    return "".join(ch for ch in str(text or "").upper() if ch not in " -")
+
+
+def new_query_code(node: Node, case_id: str) -> str:
+    """Make and store the query code of a new case (in the caller's transaction); return it."""
+    code = "".join(secrets.choice(ALPHABET) for _ in range(QUERY_CODE_LENGTH))
+    store_query_code(node, case_id, code)
+    return code
+
+
+def store_query_code(node: Node, case_id: str, code: str) -> None:
+    QueryCode.insert(case_id=case_id, code_hash=_hash(code, secrets.token_bytes(16)),
+                     created_at=_now(node)).on_conflict_replace().execute()
+
+
+def query_code_matches(case_id: str, typed: str) -> bool:
+    row = QueryCode.get_or_none(QueryCode.case_id == case_id) if case_id else None
+    code = normalise_query_code(typed)
+    ok = _matches(code, row.code_hash if row is not None else _DUMMY)
+    return ok and row is not None and len(code) == QUERY_CODE_LENGTH
+
+
+def phone_key(node: Node, phone: str) -> str:
+    """A keyed hash of a phone (digits only): rate limits and codes never hold the number."""
+    digits = "".join(ch for ch in str(phone) if ch.isdigit())
+    return hmac.new(load_secret(node.config.home_path), b"phone:" + digits.encode(), hashlib.sha256).hexdigest()
+
+
+def new_phone_code(node: Node, phone: str, purpose: str) -> str:
+    """Make a one-time code for ``phone``; earlier unused codes of the same purpose are spent."""
+    code = f"{secrets.randbelow(10 ** 6):06d}"
+    now = _now(node)
+    key = phone_key(node, phone)
+    with write_tx(node.db):
+        (PhoneCode.update(used_at=now)
+            .where((PhoneCode.phone_key == key) & (PhoneCode.purpose == purpose) & PhoneCode.used_at.is_null())
+            .execute())
+        PhoneCode.create(phone_key=key, purpose=purpose, code_hash=_hash(code, secrets.token_bytes(16)),
+                         created_at=now, expires_at=now + timedelta(minutes=node.config.public.code_ttl_minutes))
+    return code
+
+
+def use_phone_code(node: Node, phone: str, purpose: str, typed: str) -> bool:
+    """True once for the right code within its time; a wrong try counts against the code."""
+    now = _now(node)
+    key = phone_key(node, phone)
+    typed = "".join(ch for ch in str(typed or "") if ch.isdigit())
+    with write_tx(node.db):
+        row = (PhoneCode.select()
+               .where((PhoneCode.phone_key == key) & (PhoneCode.purpose == purpose) & PhoneCode.used_at.is_null())
+               .order_by(PhoneCode.id.desc())
+               .first())
+        if row is None or row.expires_at < now:
+            return False
+        if len(typed) == 6 and _matches(typed, row.code_hash):
+            PhoneCode.update(used_at=now).where(PhoneCode.id == row.id).execute()
+            return True
+        spent = row.tries + 1 >= node.config.public.code_max_tries
+        PhoneCode.update(tries=PhoneCode.tries + 1, used_at=now if spent else None).where(PhoneCode.id == row.id).execute()
+        return False
+
+
+def _now(node: Node) -> datetime:
+    """Stored times are naive UTC, as everywhere in the node's tables."""
+    return node.now().astimezone(UTC).replace(tzinfo=None)
