@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -24,6 +25,8 @@ from typing import Any
 
 import click
 import requests
+
+from admin_cli.demo_gateway import DemoSmsGateway
 
 TREE = [
     # (level, code, name, parent)
@@ -104,6 +107,7 @@ class Federation:
         self.base_dir = base_dir
         self.log = log
         self.env = env or {}
+        self.sms: DemoSmsGateway | None = None     # the demo's SMS gateway, when it runs one
         self.nodes = {code: DemoNode(level, code, name, parent, base_port + i, base_dir / code,
                                      public_port=(public_ports or {}).get(code))
                       for i, (level, code, name, parent) in enumerate(tree)}
@@ -237,7 +241,10 @@ def demo(base_dir: str, base_port: int, check: bool) -> None:
     if base.exists():
         shutil.rmtree(base)
     base.mkdir(parents=True)
-    fed = Federation(base, base_port, log=click.echo)
+    gateway = DemoSmsGateway(base / "sms.log", secrets.token_hex(16)).__enter__()
+    fed = Federation(base, base_port, log=click.echo,
+                     env={"N12315_NOTIFY__SMS_URL": gateway.url, "N12315_NOTIFY__SMS_SECRET": gateway.secret})
+    fed.sms = gateway
     failures: list[str] = []
     try:
         click.echo("== 初始化节点 / initialising nodes")
@@ -262,6 +269,10 @@ def demo(base_dir: str, base_port: int, check: bool) -> None:
             click.echo(f"  {fed.nodes[code].url}/desk/   {fed.nodes[code].name}")
         click.echo(f"  登录名 login: admin | intake | handler | supervisor | leader | analyst | discipline"
                    f"   密码 password: {DEMO_PASSWORD}")
+        click.echo("公众门户 / consumer portal (投诉、举报、咨询、进度查询):")
+        for code in ("440000", "440305"):
+            click.echo(f"  {fed.nodes[code].url}/public/   {fed.nodes[code].name}")
+        click.echo(f"  短信（验证码与通知）/ SMS (codes and notices): {base / 'sms.log'}")
         if check:
             if failures:
                 for f in failures:
@@ -281,6 +292,7 @@ def demo(base_dir: str, base_port: int, check: bool) -> None:
         click.echo("\n正在停止 / stopping")
     finally:
         fed.stop_all()
+        gateway.__exit__(None, None, None)
 
 
 def register(cli: click.Group) -> None:

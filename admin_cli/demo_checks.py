@@ -103,7 +103,8 @@ def run(fed: Federation, created: list[dict[str, Any]], say: Callable[[str], Non
 
 
 def _load_more_checks() -> None:
-    for name in ("admin_cli.demo_checks_routing", "admin_cli.demo_checks_directives", "admin_cli.demo_checks_stats"):
+    for name in ("admin_cli.demo_checks_routing", "admin_cli.demo_checks_directives", "admin_cli.demo_checks_stats",
+                 "admin_cli.demo_checks_public"):
         try:
             __import__(name)
         except ModuleNotFoundError as exc:

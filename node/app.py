@@ -110,6 +110,7 @@ def describers() -> list[Callable[[dict], None]]:
     from node.cases import openapi as cases_doc
     from node.directives import openapi as directives_doc
     from node.evidence import openapi as evidence_doc
+    from node.open311 import openapi as open311_doc
     from node.public import openapi as public_doc
     from node.publicity import openapi as publicity_doc
     from node.network import openapi as network_doc
@@ -117,7 +118,7 @@ def describers() -> list[Callable[[dict], None]]:
     from node.stats import api as stats_api
     return [cases_doc.describe, network_doc.describe, directives_doc.describe, stats_api.describe,
             routing_api.describe, evidence_doc.describe, publicity_doc.describe,
-            public_doc.describe]
+            public_doc.describe, open311_doc.describe]
 
 
 def blueprints() -> list[Blueprint]:

@@ -13,10 +13,14 @@ content raises the alarm (409) instead of answering OK.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +51,32 @@ def read_sidecar(rep: Replicator) -> dict[str, Any]:
     return data
 
 
+_THREAD_LOCK = threading.Lock()
+
+
+@contextmanager
+def _sidecar_lock(rep: Replicator) -> Iterator[None]:
+    """One writer of the sidecar at a time, across threads and processes (``serve`` and a CLI
+    ``sync`` or ``stats push`` beside it): a read-modify-write that interleaved with another
+    would lose a sent mark, and a shared temporary file made one writer's rename fail."""
+    path = _path(rep)
+    with _THREAD_LOCK:
+        if path is None:
+            yield
+            return
+        with open(path.with_suffix(".lock"), "a+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def _write_sidecar(rep: Replicator, data: dict[str, Any]) -> None:
     path = _path(rep)
     if path is None:
         return
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh)
         fh.flush()
@@ -61,14 +86,15 @@ def _write_sidecar(rep: Replicator, data: dict[str, Any]) -> None:
 
 def note_sent(rep: Replicator, dest: str, channel: str, epoch: str, max_seq: int) -> None:
     """Record, before sending, the highest sequence number about to leave."""
-    data = read_sidecar(rep)
-    key = f"{dest}/{channel}/{epoch}"
-    if data["sent"].get(key, 0) >= max_seq and epoch in data["epochs"]:
-        return
-    if epoch not in data["epochs"]:
-        data["epochs"].append(epoch)
-    data["sent"][key] = max(max_seq, data["sent"].get(key, 0))
-    _write_sidecar(rep, data)
+    with _sidecar_lock(rep):
+        data = read_sidecar(rep)
+        key = f"{dest}/{channel}/{epoch}"
+        if data["sent"].get(key, 0) >= max_seq and epoch in data["epochs"]:
+            return
+        if epoch not in data["epochs"]:
+            data["epochs"].append(epoch)
+        data["sent"][key] = max(max_seq, data["sent"].get(key, 0))
+        _write_sidecar(rep, data)
 
 
 def check_restored(rep: Replicator) -> str | None:

@@ -78,10 +78,6 @@ PATHS: dict[str, dict[str, Any]] = {
                  "requestBody": oa.json_body(),
                  "responses": {"200": oa.resp("已撤回 / withdrawn", OBJ), **oa.errors(400, 401, 403, 404, 409, 422)}},
     },
-    "/public/": {
-        "get": {"summary": "公众页面 / public HTML page (no token)", "security": [],
-                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}},
-    },
     "/public/v1/warnings": {
         "get": {"summary": "消费警示与提示（JSON）/ published warnings and tips (no token; R4.4, R6.4)",
                 "security": [], "parameters": [oa.query("kind", "warning | tip | typical_case | hotspot | notice")],
@@ -93,8 +89,8 @@ PATHS: dict[str, dict[str, Any]] = {
                                       "content": {"application/atom+xml": {"schema": {"type": "string"}}}}}},
     },
     "/public/v1/warnings.html": {
-        "get": {"summary": "消费警示网页 / the same as an HTML page (no token)", "security": [],
-                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}},
+        "get": {"summary": "已迁移：重定向到门户的 /public/warnings / moved: redirects to the portal's /public/warnings",
+                "security": [], "responses": {"301": {"description": "重定向 / redirect"}}},
     },
     "/public/v1/warnings/{warning_id}": {
         "get": {"summary": "一条消费警示 / one warning (no token)", "security": [], "parameters": [WARNING_ID],

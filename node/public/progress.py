@@ -54,7 +54,7 @@ PLAIN = {
 }
 # the steps a consumer sees (internal ones — comments, urging, assignment, pauses — are not)
 PUBLIC_STEPS = {
-    "register": N_("Received"), "accept": N_("Accepted"), "decline": N_("Not accepted"),
+    "register": N_("Registered"), "accept": N_("Accepted"), "decline": N_("Not accepted"),
     "route": N_("Sent to the competent unit"), "transfer": N_("Transferred"), "refer": N_("Referred"),
     "mediate": N_("Mediation started"), "conclude": N_("Concluded"), "verify": N_("Check started"),
     "file": N_("Enforcement case opened"), "not_file": N_("No enforcement case"), "answer": N_("Answered"),

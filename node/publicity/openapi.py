@@ -57,11 +57,6 @@ PATHS: dict[str, dict[str, Any]] = {
                 "parameters": FILTERS,
                 "responses": {"200": _text("application/atom+xml", "Atom 1.0"), "400": BAD}},
     },
-    "/public/disclosures": {
-        "get": {"summary": "投诉信息公示网页 / the publicity page: search by business name or USCC (no token)",
-                "security": [], "parameters": FILTERS + PAGING,
-                "responses": {"200": _text("text/html", "HTML"), "400": _text("text/html", "HTML")}},
-    },
 }
 
 

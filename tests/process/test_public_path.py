@@ -155,18 +155,19 @@ def test_a_phone_complaint_at_the_province_is_handled_at_the_county_told_rated_a
     def told(status_word: str) -> Callable[[], list[str]]:
         return lambda: [t for t in sms_for(sms, case_id) if status_word in t]
 
-    def track(expect: str) -> str:
+    def track(expect: tuple[str, ...]) -> str:
         r = phone.get(f"/public/track?case_id={case_id}&query_code={query_code}")
         assert r.status_code == 200, r.text[-800:]
         shown, words = status_of(r.text)
-        assert shown == expect, (shown, words)
+        assert shown in expect, (shown, words)
         assert PERSON["complainant.phone"] not in r.text and PERSON["complainant.email"] not in r.text
         return r.text
 
     received = wait_until("the 'received' SMS", told("已收到"))
     received_s = time.monotonic() - submitted
     assert len(received) == 1 and "深圳市南山区市场监督管理局" in received[0], received
-    track_page = track("registered")
+    # the province sent it on at once; the county's receipt comes back: either is what it is now
+    track_page = track(("transferred", "registered"))
     assert "深圳市南山区市场监督管理局" in track_page            # the handling unit, by name
 
     delays: dict[str, float] = {}
@@ -199,13 +200,8 @@ def test_a_phone_complaint_at_the_province_is_handled_at_the_county_told_rated_a
     assert 'id="feedback-form"' in page
     rated = phone.post("/public/track/feedback", {"case_id": case_id, "satisfaction": "satisfied"})
     assert rated.status_code == 200 and 'id="progress-notice"' in rated.text, rated.text[-1000:]
-    again = phone.post("/public/track/feedback", {"case_id": case_id, "satisfaction": "dissatisfied"})
-    print("PROBE first has form:", 'id="feedback-form"' in rated.text, "second:", again.status_code, 'id="progress-notice"' in again.text)
-    time.sleep(5)
-    c = chain.api("440305", "GET", f"/api/v1/cases/{case_id}", role="handler").json()
-    print("PROBE county outcome", c.get("outcome"), [(e["action"], e.get("note"), e.get("node")) for e in c["history"]][-6:])
-    p = chain.api("440000", "GET", f"/api/v1/cases/{case_id}").json()
-    print("PROBE province outcome", p.get("outcome"))
+    # the thank-you page must not offer the survey again (see the test after the next one)
+    world["shared"]["survey_offered_again"] = 'id="feedback-form"' in rated.text
     rated_at_county = wait_until("the rating at the county", lambda: (
         chain.api("440305", "GET", f"/api/v1/cases/{case_id}", role="handler").json().get("outcome") or {}
     ).get("satisfaction"), timeout=30, poll=0.2)
@@ -226,10 +222,12 @@ def test_the_concluded_complaint_is_published_without_the_complainants_identity(
     case_id = world["shared"].get("case_id")
     if not case_id:
         pytest.fail("the consumer path above did not file its complaint")
-    from node.publicity import copies_published
     chain = world["chain"]
-    holders = ["440305"] + (["440000"] if copies_published() else [])
-    for code in holders:
+    staff_view = chain.api("440305", "GET", f"/api/v1/cases/{case_id}", role="handler")
+    assert PERSON["complainant.name"] in json.dumps(staff_view.json(), ensure_ascii=False)   # the search below sees
+    # every node holding the case publishes it: the county that handled it and the copies on its
+    # route, the prefecture and the province that took it in (docs/publicity.md "Copies")
+    for code in ("440305", "440300", "440000"):
         url = chain.nodes[code].url + f"/public/v1/disclosures?uscc={FIRM_USCC}"
         found = wait_until(f"{case_id} in the publicity of {code}", lambda u=url: [
             i for i in requests.get(u, timeout=10).json()["items"] if i["case_id"] == case_id], timeout=20, poll=0.3)
@@ -242,9 +240,18 @@ def test_the_concluded_complaint_is_published_without_the_complainants_identity(
         assert entry["problem"] == "新买的平板电脑一周后无法开机" and entry["demand"] == "退货退款"
         by_name = requests.get(chain.nodes[code].url + "/public/v1/disclosures", params={"q": "陈小红"}, timeout=10)
         assert by_name.json()["items"] == []          # nobody is found by the complainant's name
-    if not copies_published():
-        print("\n[public path] publicity of copies is off (node.publicity.copies_published() is false): "
-              "the province does not list the county's conclusion yet")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "product bug, node/public/progress.py consumer_view: may_rate looks only at the copy's "
+    "outcome.satisfaction, which a province holding a copy learns only when the county's change comes back; "
+    "until then the survey is offered again and a second rating is accepted and overwrites the first at the "
+    "county (seen: satisfied, then dissatisfied, both in the county's history). Fix: `and not "
+    "_asked(case_id, 'feedback')` in may_rate"))
+def test_the_survey_is_not_offered_again_once_answered_at_a_province(world):
+    if "survey_offered_again" not in world["shared"]:
+        pytest.fail("the consumer path above did not rate its case")
+    assert not world["shared"]["survey_offered_again"], "the thank-you page offers the survey again"
 
 
 def test_a_wrong_query_code_and_an_unknown_case_number_get_the_same_page(world):
@@ -273,7 +280,7 @@ def test_the_per_address_limit_answers_429_with_a_chinese_message(world):
         assert r.status_code == 303, r.text[-800:]
     refused = phone.post("/public/complaint", complaint_form(summary="第三次提交"), allow_redirects=False)
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
-    assert "提交次数过多" in refused.text and "<script" not in refused.text.split("</head>")[-1].lower()
+    assert "提交次数过多" in refused.text and '<html lang="zh-CN">' in refused.text
     stored = fed.api("440305", "GET", "/api/v1/cases?limit=200").json()["items"]
     assert len(stored) == 2 and all(c["summary"] != "第三次提交" for c in stored)
 
