@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ class DemoSmsGateway:
                     self.end_headers()
                     return
                 message = json.loads(body)
+                message["received_monotonic"] = time.monotonic()   # delivery delays (bench public)
                 with gateway.lock:
                     gateway.messages.append(message)
                     with gateway.log_file.open("a", encoding="utf-8") as fh:

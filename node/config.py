@@ -131,6 +131,18 @@ class PublicSettings:
 
 
 @dataclass(frozen=True)
+class AccountSettings:
+    """Staff accounts (issue 13 item 5)."""
+    token_days: int = 90                      # an API token expires this many days after it is issued
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """The tamper-evident audit log (issue 13 item 4)."""
+    head_sign_interval_s: int = 3600          # how often the log's head is signed with the node key
+
+
+@dataclass(frozen=True)
 class TriageRule:
     urgency: str
     keywords: tuple[str, ...]
@@ -160,6 +172,8 @@ class NodeConfig:
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     public: PublicSettings = field(default_factory=PublicSettings)
+    accounts: AccountSettings = field(default_factory=AccountSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     triage: tuple[TriageRule, ...] = DEFAULT_TRIAGE
     invite_ttl_hours: float = 24.0
     max_body_bytes: int = 1024 * 1024
@@ -179,6 +193,8 @@ SECTIONS: dict[str, type] = {
     "evidence": EvidenceSettings,
     "notify": NotifySettings,
     "public": PublicSettings,
+    "accounts": AccountSettings,
+    "audit": AuditSettings,
 }
 IDENTITY_KEYS = ("level", "code", "name", "url", "db_url")
 TOP_LEVEL_KEYS = ("invite_ttl_hours", "max_body_bytes", "log_level")

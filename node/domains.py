@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 
+import node.audit as audit
 import node.cases as cases
 import node.directives as directives
 import node.evidence as evidence
@@ -36,14 +37,14 @@ from replication import models as replication_models
 
 TABLES = (federation_models.MODELS, replication_models.MODELS, accounts_models.MODELS, cases_models.MODELS,
           network_models.MODELS, directives_models.MODELS, stats_models.MODELS, routing_models.MODELS,
-          evidence_models.MODELS, notify.MODELS, public.MODELS, open311.MODELS, publicity.MODELS)
+          evidence_models.MODELS, notify.MODELS, public.MODELS, open311.MODELS, publicity.MODELS, audit.MODELS)
 
 # who applies which arriving documents (the transport never knows what a case is)
 HANDLERS = (network.register_handlers, routing.register_handlers, directives.register_handlers,
             stats.register_handlers, evidence.register_handlers)
 
 JOBS = (network.job_specs, cases.job_specs, stats.job_specs, directives.job_specs, routing.job_specs,
-        notify.job_specs)
+        notify.job_specs, audit.job_specs)
 
 _LOCK = threading.Lock()
 _installed = False

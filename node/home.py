@@ -13,6 +13,8 @@ import logging
 import os
 import secrets
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -38,10 +40,16 @@ def node_exists(home: Path) -> bool:
 
 def init_home(home: str | Path, *, level: str, code: str, name: str, url: str,
               db_url: str | None = None, clock: Clock = system_clock) -> Node:
-    """Create a new node home. Refuses an existing node; on failure removes what it made."""
+    """Create a new node home (CONTRACT §2, §13; issue 16 item 2): all or nothing.
+
+    The home is built in a staging directory beside the target (same file system, so the
+    final step is a rename) and put in place only when complete; any failure — a bad code,
+    a full disk, a database refusing — removes the staging directory, every parent folder
+    this call made, an external SQLite file it created, and the identity it wrote into an
+    external database, so the next ``init`` starts from the same state."""
     from node.divisions import load_divisions
     domains.install()
-    home_path = Path(home)
+    home_path = Path(home).absolute()
     if node_exists(home_path):
         raise NodeError(409, "home_exists",
                         f"{home_path} 已有节点，未做任何更改 / {home_path} already holds a node; nothing changed")
@@ -51,28 +59,64 @@ def init_home(home: str | Path, *, level: str, code: str, name: str, url: str,
                         "url")
     if not name.strip():
         raise NodeError(422, "invalid", "名称不能为空 / --name must not be empty", "name")
-    created_home = not home_path.exists()
-    made: list[Path] = []
+    undo: list[Callable[[], None]] = []
     try:
-        home_path.mkdir(parents=True, exist_ok=True)
-        if created_home:
-            os.chmod(home_path, 0o700)   # keys, database and logs are nobody else's business
-        probe = home_path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise NodeError(400, "home_unwritable",
-                        f"无法写入节点目录 {home_path}：{exc.strerror} / cannot write to {home_path}") from None
-    db = None
+        _make_parents(home_path, undo)
+        stage = _stage_dir(home_path, undo)
+        key_id, public_b64 = _write_keys(stage, code)
+        _create_database(stage, db_url, code, key_id, public_b64, clock, undo)
+        _write_config(stage, level, code, name, url, db_url)
+        _place(stage, home_path, undo)
+        return open_node(home_path, clock=clock)
+    except BaseException as exc:
+        for step in reversed(undo[:0]):
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - undo the rest; the first error is the one to report
+                log.warning("init: cleaning up after a failure failed", exc_info=True)
+        if isinstance(exc, OSError):
+            raise NodeError(400, "home_unwritable",
+                            f"无法写入节点目录 {home_path}：{exc.strerror or exc} / cannot write to {home_path}") from None
+        raise
+
+
+def _make_parents(home: Path, undo: list[Callable[[], None]]) -> None:
+    """The folders above the home; the topmost one this call creates is removed on failure."""
+    missing = [p for p in [home.parent, *home.parent.parents] if not p.exists()]
+    if missing:
+        home.parent.mkdir(parents=True)
+        undo.append(lambda top=missing[-1]: shutil.rmtree(top, ignore_errors=True))
+
+
+def _stage_dir(home: Path, undo: list[Callable[[], None]]) -> Path:
+    stage = Path(tempfile.mkdtemp(prefix=f".{home.name}.init-", dir=home.parent))   # mode 0700
+    undo.append(lambda: shutil.rmtree(stage, ignore_errors=True))
+    return stage
+
+
+def _write_keys(stage: Path, code: str) -> tuple[str, str]:
+    (stage / "keys").mkdir(mode=0o700)
+    key_id = fkeys.make_key_id(code, 1)
+    pair = fkeys.generate_keypair(key_id)
+    fkeys.save_private_key(_key_path(stage, 1), pair.private)
+    return key_id, pair.public_b64
+
+
+def _create_database(stage: Path, db_url: str | None, code: str, key_id: str, public_b64: str,
+                     clock: Clock, undo: list[Callable[[], None]]) -> None:
+    """The database with its schema and this node's identity. The default SQLite file lives
+    in the staging directory; an external one is removed on failure if this call made it;
+    an external server forgets the identity (its empty tables stay: harmless, reused)."""
+    effective = db_url or default_db_url(stage)
+    external = dbmod.sqlite_path(effective) if db_url else None
+    if external is not None and not external.exists():
+        def forget_file(path: Path = external) -> None:
+            for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                p.unlink(missing_ok=True)
+        undo.append(forget_file)
+    private_db_file(effective)
+    db = dbmod.open_database(effective)
     try:
-        (home_path / "keys").mkdir(mode=0o700, exist_ok=True)
-        made.append(home_path / "keys")
-        key_id = fkeys.make_key_id(code, 1)
-        pair = fkeys.generate_keypair(key_id)
-        fkeys.save_private_key(_key_path(home_path, 1), pair.private)
-        effective_db = db_url or default_db_url(home_path)
-        private_db_file(effective_db)
-        db = dbmod.open_database(effective_db)
         if not dbmod.is_sqlite(db):
             with db.bind_ctx([LocalState]):
                 dbmod.ensure_schema(db)
@@ -87,23 +131,51 @@ def init_home(home: str | Path, *, level: str, code: str, name: str, url: str,
             LocalState.put("own_key_id", key_id)
             LocalState.put("own_key_n", "1")
             LocalState.put("epoch", new_epoch_id())
-            KnownKey.create(key_id=key_id, node_code=code, public_key=pair.public_b64, valid_from=now)
-        tmp = home_path / (NODE_FILE + ".tmp")
-        tmp.write_text(render_node_toml(level, code, name, url, db_url), encoding="utf-8")
-        os.replace(tmp, home_path / NODE_FILE)
-    except BaseException:
-        if db is not None and not db.is_closed():
-            db.close()
-        if created_home:
-            shutil.rmtree(home_path, ignore_errors=True)
-        else:
-            for p in made:
-                shutil.rmtree(p, ignore_errors=True)
-            for name_ in ("node.db", "node.db-wal", "node.db-shm", NODE_FILE + ".tmp"):
-                (home_path / name_).unlink(missing_ok=True)
-        raise
-    db.close()
-    return open_node(home_path, clock=clock)
+            KnownKey.create(key_id=key_id, node_code=code, public_key=public_b64, valid_from=now)
+        if db_url and external is None:
+            undo.append(lambda: _forget_identity(db_url, key_id))
+    finally:
+        db.close()
+
+
+def _forget_identity(db_url: str, key_id: str) -> None:
+    db = dbmod.open_database(db_url)
+    try:
+        with db.bind_ctx(dbmod.all_models()), db.atomic():
+            LocalState.delete().where(LocalState.key.in_(["node_code", "own_key_id", "own_key_n", "epoch"])).execute()
+            KnownKey.delete().where(KnownKey.key_id == key_id).execute()
+    finally:
+        db.close()
+
+
+def _write_config(stage: Path, level: str, code: str, name: str, url: str, db_url: str | None) -> None:
+    path = stage / NODE_FILE
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(render_node_toml(level, code, name, url, db_url))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _place(stage: Path, home: Path, undo: list[Callable[[], None]]) -> None:
+    """Put the finished home in place. A missing home is one rename; an existing (empty or
+    operator-prepared) folder keeps its owner and mode and receives the entries one by one,
+    ``node.toml`` last, since its presence is what makes a home hold a node."""
+    if not home.exists():
+        _move(stage, home)
+        undo.append(lambda: shutil.rmtree(home, ignore_errors=True))
+        return
+    entries = sorted(stage.iterdir(), key=lambda p: p.name == NODE_FILE)
+    for entry in entries:
+        target = home / entry.name
+        if target.exists():
+            raise NodeError(409, "home_not_empty",
+                            f"{target} 已存在，未做任何更改 / {target} already exists; nothing changed")
+        _move(entry, target)
+        undo.append(lambda src=target, back=entry: _move(src, back))
+
+
+def _move(src: Path, dst: Path) -> None:
+    os.rename(src, dst)
 
 
 def private_db_file(db_url: str) -> None:

@@ -88,6 +88,15 @@ def _m0010_publicity(db: Database) -> None:
     publicity.migrate_tables(db)
 
 
+def _m0011_audit_log(db: Database) -> None:
+    """The tamper-evident audit log and API tokens that expire (issue 13 items 4-5): every
+    existing login's current token gets a row, valid for the default 90 days from here."""
+    from node import audit
+    from node.accounts import migrate_tokens
+    audit.migrate_tables(db)
+    migrate_tokens(db)
+
+
 MIGRATIONS: list[dbmod.Migration] = [
     (1, "initial schema", _m0001_initial),
     (2, "ping arrival order", _m0002_ping_arrival),
@@ -99,6 +108,7 @@ MIGRATIONS: list[dbmod.Migration] = [
     (8, "public portal", _m0008_public),
     (9, "open311 keys", _m0009_open311),
     (10, "complaint publicity", _m0010_publicity),
+    (11, "audit log", _m0011_audit_log),
 ]
 
 

@@ -18,7 +18,7 @@ class User(BaseModel):
     password_hash = CharField(null=True)          # argon2id encoded hash; null: no desk sign-in
     failed_logins = IntegerField(default=0)       # consecutive failures since the last success
     locked_until = DateTimeField(null=True)       # sign-in refused until then (UTC)
-    session_epoch = IntegerField(default=0)       # bumped on password change: every session ends
+    session_epoch = IntegerField(default=0)       # bumped on password change and on disable: every session ends
 
 
 class LoginEvent(BaseModel):
@@ -30,4 +30,21 @@ class LoginEvent(BaseModel):
     outcome = CharField()                          # ok | bad_password | unknown_login | locked | no_password | disabled
 
 
-MODELS: list[type[BaseModel]] = [User, LoginEvent]
+class ApiToken(BaseModel):
+    """One API token of a login (issue 13 item 5): kept as its SHA-256 with the first characters
+    shown to tell tokens apart, when it was made, when it expires, when it was last used (to the
+    hour) and when it was revoked. ``User.token_hash`` names the newest; this table decides."""
+    id = AutoField()
+    login = CharField(index=True)
+    token_hash = CharField(unique=True)
+    prefix = CharField()                           # "n12315_AbCd": enough to recognise, useless to use
+    created_at = DateTimeField()                   # UTC, naive
+    expires_at = DateTimeField()
+    last_used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "api_token"
+
+
+MODELS: list[type[BaseModel]] = [User, LoginEvent, ApiToken]

@@ -121,11 +121,12 @@ def add(user):
                       role_label=ROLE_LABELS.get(values["role"], values["role"]), has_password=bool(password))
     node = current_node()
     try:
-        token = add_user(values["login"], values["role"], node.now(), values["display_name"])
+        token = add_user(values["login"], values["role"], node.now(), values["display_name"],
+                         token_days=node.config.accounts.token_days, actor=user.login)
     except NodeError as exc:   # made meanwhile by someone else
         return _new_form(exc.status, values, {exc.field or "login": localize(exc.message)})
     if password:
-        set_password(values["login"], password)
+        set_password(values["login"], password, now=node.now(), actor=user.login)
     log.info("desk: %s added user %s (%s)", user.login, values["login"], values["role"])
     return render("accounts/token.html", login=values["login"], token=token, added=True)
 
@@ -165,7 +166,7 @@ def change_role(user, login: str):
     if request.form.get("confirmed") != "1":
         return _confirm("role", login, fields={"role": role}, old_label=ROLE_LABELS.get(current["role"], current["role"]),
                         role_label=ROLE_LABELS.get(role, role))
-    set_role(login, role, user.login)
+    set_role(login, role, user.login, now=current_node().now())
     log.info("desk: %s changed the role of %s to %s", user.login, login, role)
     return redirect(f"{_user_url(login)}?done=role")
 
@@ -181,7 +182,7 @@ def reset_password(user, login: str):
     if request.form.get("confirmed") != "1":
         return _confirm("password", login, fields={"password": password, "password_again": again},
                         itself=(login == user.login))
-    set_password(login, password)
+    set_password(login, password, now=current_node().now(), actor=user.login)
     if login == user.login:   # one's own: this session goes on with the new epoch, the others end
         desk_session.start(User.get(User.login == login), current_node().now().timestamp())
     log.info("desk: %s set a new desk password for %s", user.login, login)
@@ -198,7 +199,7 @@ def _toggle(user: Any, login: str, disabled: bool) -> Response | tuple[str, int]
         return _account(login, user, status=exc.status, action_error=localize(exc.message))
     if request.form.get("confirmed") != "1":
         return _confirm(action, login, fields={})
-    set_disabled(login, disabled, user.login)
+    set_disabled(login, disabled, user.login, now=current_node().now())
     log.info("desk: %s %sd user %s", user.login, action, login)
     return redirect(f"{_user_url(login)}?done={action}")
 
@@ -221,6 +222,7 @@ def new_token(user, login: str):
     user_summary(login, current_node().now())           # 404 for an unknown login
     if request.form.get("confirmed") != "1":
         return _confirm("token", login, fields={})
-    token = reissue_token(login)
+    node = current_node()
+    token = reissue_token(login, now=node.now(), token_days=node.config.accounts.token_days, actor=user.login)
     log.info("desk: %s issued a new API token for %s", user.login, login)
     return render("accounts/token.html", login=login, token=token, added=False)

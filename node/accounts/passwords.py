@@ -9,6 +9,9 @@ and wrong passwords get the same answer, so the form does not tell which logins 
 
 Setting a password bumps ``session_epoch``: every desk session of that user ends at its next
 request (a stolen session does not outlive a password change).
+
+Both write to the audit log (issue 13 items 4-5): ``password.set``, ``desk.sign_in``,
+``desk.sign_in_failed`` (with the outcome) and ``desk.lockout`` when a failure locks the login.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from node.accounts.models import LoginEvent, User
+from node.audit import append as audit
 from node.db import write_tx
 from node.errors import NodeError
 
@@ -47,7 +51,7 @@ def check_password_rules(password: str) -> None:
         raise NodeError(422, "invalid", "密码不能含控制字符 / the password may not hold control characters", "password")
 
 
-def set_password(login: str, password: str) -> None:
+def set_password(login: str, password: str, *, now: datetime | None = None, actor: str = "cli") -> None:
     """Set (or replace) a user's desk password; ends every session of that user."""
     check_password_rules(password)
     digest = _HASHER.hash(password)
@@ -59,10 +63,18 @@ def set_password(login: str, password: str) -> None:
                      session_epoch=User.session_epoch + 1)
              .where(User.login == login)
              .execute())
+        audit(actor, "password.set", login, None, now=now or datetime.now(UTC))
 
 
-def _record(login: str, now: datetime, address: str, outcome: str) -> None:
+def _record(login: str, now: datetime, address: str, outcome: str, locked: bool = False) -> None:
     LoginEvent.create(login=login[:64], at=_naive(now), address=address[:64], outcome=outcome)
+    detail = {"address": address[:64]} if outcome == "ok" else {"address": address[:64], "outcome": outcome}
+    if outcome == "ok":
+        audit(login[:64], "desk.sign_in", login[:64], detail, now=now)
+    else:   # who typed it is not known: the login tried is the target, never the actor
+        audit("anonymous", "desk.sign_in_failed", login[:64], detail, now=now)
+    if locked:
+        audit("system", "desk.lockout", login[:64], {"address": address[:64]}, now=now)
 
 
 def sign_in(login: str, password: str, *, address: str, now: datetime, attempts: int, lock_minutes: int) -> User:
@@ -103,7 +115,7 @@ def _check(login: str, password: str, *, address: str, now: datetime, attempts: 
         (User.update(failed_logins=0 if locked else failed, locked_until=locked)
              .where(User.login == login)
              .execute())
-        _record(login, now, address, "bad_password")
+        _record(login, now, address, "bad_password", locked=locked is not None)
         return _locked(locked, attempts) if locked is not None else NodeError(401, "bad_login", BAD_LOGIN, "password")
     changes: dict = {}
     if user.failed_logins or user.locked_until is not None:

@@ -1,16 +1,19 @@
 """Staff accounts, roles and API tokens (CONTRACT §4; R2.3 confidentiality of staff reports).
 
-Only the SHA-256 of a token is stored. Every request looks its token up (one indexed read),
-so a new token, or a disabled user, takes effect at the next request in every process.
+Only the SHA-256 of a token is stored (``tokens.py``: expiry, listing, revocation). Every
+request looks its token up, so a new token, or a disabled user, takes effect at the next request
+in every process. Every change here is written to the audit log in the same transaction
+(issue 13 item 4): ``actor`` is the login that did it, ``"cli"`` for ``n12315 user``.
 """
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 from datetime import UTC, datetime
 
 from node.accounts.models import User
+from node.accounts.tokens import authenticate, hash_token, new_token  # noqa: F401  (older callers import them here)
+from node.accounts.tokens import DEFAULT_TOKEN_DAYS, issue, revoke_active
+from node.audit import append as audit
 from node.db import write_tx
 from node.errors import NodeError
 
@@ -20,60 +23,42 @@ ROLE_NAMES_ZH = {"admin": "系统管理员", "intake": "受理登记员", "handl
 LOGIN_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
 
 
-def new_token() -> str:
-    return "n12315_" + secrets.token_urlsafe(32)
-
-
-def add_user(login: str, role: str, now: datetime, display_name: str = "") -> str:
+def add_user(login: str, role: str, now: datetime, display_name: str = "", *,
+             token_days: int = DEFAULT_TOKEN_DAYS, actor: str = "cli") -> str:
     """Create a user and return its API token (printed once, never stored in clear)."""
     if not LOGIN_RE.match(login or ""):
         raise NodeError(422, "invalid", "登录名只能含字母、数字和 _.@-，最长 64 / login may hold letters, digits and _.@- (max 64)",
                         "login")
     if role not in ROLES:
         raise NodeError(422, "invalid", f"未知角色 {role}；可用：{', '.join(ROLES)} / unknown role", "role")
-    token = new_token()
     with write_tx(User._meta.database):
         if User.get_or_none(User.login == login):
             raise NodeError(409, "user_exists", f"用户 {login} 已存在 / user {login} already exists", "login")
-        User.create(login=login, role=role, token_hash=hash_token(token), created_at=now,
+        audit(actor, "user.add", login, {"role": role}, now=now)
+        token, row = issue(login, now, token_days, actor)
+        User.create(login=login, role=role, token_hash=row.token_hash, created_at=now,
                     display_name=display_name)
     return token
 
 
-def reissue_token(login: str, cache: dict | None = None) -> str:
-    token = new_token()
+def reissue_token(login: str, cache: dict | None = None, *, now: datetime | None = None,
+                  token_days: int = DEFAULT_TOKEN_DAYS, actor: str = "cli") -> str:
+    """A new token for ``login``; every older one stops at the next request (CONTRACT §4)."""
+    now = _now(now)
     with write_tx(User._meta.database):
         user = User.get_or_none(User.login == login)
         if user is None:
             raise NodeError(404, "no_user", f"用户 {login} 不存在 / no user {login}", "login")
-        old = user.token_hash
-        user.token_hash = hash_token(token)
-        user.save()
-    if cache is not None:
-        cache.pop(old, None)
+        ended = revoke_active(login, now)
+        if ended:
+            audit(actor, "token.revoke", login, {"token_ids": ended, "reason": "reissued"}, now=now)
+        token, row = issue(login, now, token_days, actor)
+        User.update(token_hash=row.token_hash).where(User.login == login).execute()
     return token
-
-
-def authenticate(token: str | None, cache: dict | None = None) -> User:
-    """Return the user for a bearer token, or raise 401.
-
-    Read from the database on every request, not from a per-process cache: ``n12315 user
-    token`` and a disabled account run in another process than ``serve``, and the old token must
-    stop working at the next request (CONTRACT §4, §11). One indexed lookup (``cache`` is
-    accepted for callers written before, and ignored)."""
-    if not token:
-        raise NodeError(401, "unauthenticated", "缺少访问令牌 / missing bearer token")
-    user = (User.select()
-            .where(User.token_hash == hash_token(token))
-            .limit(1)
-            .first())
-    if user is None or user.disabled:
-        raise NodeError(401, "unauthenticated", "访问令牌无效 / invalid bearer token")
-    return user
 
 
 def require_role(user: User, *roles: str) -> None:
@@ -149,12 +134,14 @@ def check_role_change(login: str, role: str, actor: str | None = None) -> None:
                                             "ask another administrator", "role")
 
 
-def set_role(login: str, role: str, actor: str | None = None) -> None:
+def set_role(login: str, role: str, actor: str | None = None, *, now: datetime | None = None) -> None:
     """Give ``login`` another role; it takes effect at the user's next request (the role is read
     from the database on every API request and every page)."""
     with write_tx(User._meta.database):
         check_role_change(login, role, actor)
+        old = User.get(User.login == login).role
         User.update(role=role).where(User.login == login).execute()
+        audit(actor or "cli", "user.role", login, {"from": old, "to": role}, now=_now(now))
 
 
 def check_disable(login: str, disabled: bool, actor: str | None = None) -> None:
@@ -167,7 +154,7 @@ def check_disable(login: str, disabled: bool, actor: str | None = None) -> None:
                         else f"用户 {login} 已启用 / user {login} is already enabled", "login")
 
 
-def set_disabled(login: str, disabled: bool, actor: str | None = None) -> None:
+def set_disabled(login: str, disabled: bool, actor: str | None = None, *, now: datetime | None = None) -> None:
     """Disable or enable ``login``. Disabled, its API token is refused at the next request
     (``authenticate`` reads the row every time) and its desk sessions end there too; the session
     epoch moves, so enabling the account again does not bring an old session back."""
@@ -177,3 +164,4 @@ def set_disabled(login: str, disabled: bool, actor: str | None = None) -> None:
         if disabled:
             changes["session_epoch"] = User.session_epoch + 1
         User.update(**changes).where(User.login == login).execute()
+        audit(actor or "cli", "user.disable" if disabled else "user.enable", login, None, now=_now(now))

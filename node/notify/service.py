@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _DIGITS6 = re.compile(r"(?<!\d)\d{6}(?!\d)")
+STREAK = 3   # transient failures in a row after which a channel rests until the next run
 
 
 def _db_time(dt: datetime) -> datetime:
@@ -93,7 +94,9 @@ def send_now(node: Node, key_or_id: str | int) -> bool:
 
 
 def flush(node: Node, limit: int = 200) -> int:
-    """The ``notify.flush`` job: send what is due; returns how many went."""
+    """The ``notify.flush`` job: send what is due; returns how many went. A channel whose
+    sender fails ``STREAK`` times in a row is left for the next run, so a gateway that is down
+    costs a few timeouts per run, not one per waiting message."""
     settings = node.config.notify
     now = node.now()
     open_channels = []
@@ -102,20 +105,32 @@ def flush(node: Node, limit: int = 200) -> int:
         if reason is None:
             open_channels.append(channel)
             continue
-        with write_tx(node.db):
-            (Notification.update(last_error=reason)
-             .where((Notification.state == "pending") & (Notification.channel == channel)
-                    & (Notification.last_error != reason))
-             .execute())
         waiting = (Notification.select()
                    .where((Notification.state == "pending") & (Notification.channel == channel))
                    .count())
         if waiting:
+            with write_tx(node.db):
+                (Notification.update(last_error=reason)
+                 .where((Notification.state == "pending") & (Notification.channel == channel)
+                        & (Notification.last_error != reason))
+                 .execute())
             log.warning("notify: %d %s message(s) wait: no %s sender configured", waiting, channel, channel)
     if not open_channels:
         return 0
     due = list(Notification.due(_db_time(now), limit).where(Notification.channel.in_(open_channels)))
-    return sum(1 for n in due if _attempt(node, n, now) == "sent")
+    sent, streak = 0, dict.fromkeys(open_channels, 0)
+    for n in due:
+        if streak[n.channel] >= STREAK:
+            continue
+        result = _attempt(node, n, now)
+        if result == "sent":
+            sent += 1
+            streak[n.channel] = 0
+        elif result == "retry":
+            streak[n.channel] += 1
+            if streak[n.channel] == STREAK:
+                log.warning("notify: %s failed %d times in a row; the rest wait for the next run", n.channel, STREAK)
+    return sent
 
 
 def _attempt(node: Node, n: Notification, now: datetime) -> str:

@@ -116,12 +116,13 @@ def submit(node: Node, form: Mapping[str, Any], uploads: Sequence[Upload], addre
         if not codes.use_phone_code(node, phone, "submit", str(form.get("phone_code") or "")):
             raise invalid("phone_code", "手机验证码不正确或已过期，请重新获取 / the SMS code is wrong or expired; ask "
                                         "for a new one")
+    query_code, code_hash = codes.prepare_query_code(node)
     with write_tx(node.db):
         case = create_case(node, body, PORTAL)
-        query_code = codes.new_query_code(node, case["id"])
+        codes.store_query_code(node, case["id"], code_hash)
         if case.get("linked_case"):
             # the two tracks are followed with the same code (the receipt names both numbers)
-            codes.store_query_code(node, case["linked_case"], query_code)
+            codes.store_query_code(node, case["linked_case"], code_hash)
         attached = 0
         for upload in uploads:
             try:

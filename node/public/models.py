@@ -1,7 +1,7 @@
 """Tables of the public portal (issue 12 items 1-3): query codes, one-time phone codes, the
 firm table behind the respondent look-up, and what consumers asked for after conclusion.
 
-No code is stored in the clear: a query code or one-time code is kept as a salted scrypt
+No code is stored in the clear: a query code or one-time code is kept as a salted keyed (HMAC) 
 hash, and a phone only as a keyed hash (``codes.phone_key``), so the table tells nobody which
 phone asked for a code.
 """

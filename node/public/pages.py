@@ -188,7 +188,7 @@ def track(node: Node):
         return render_public("public/track.html", values={})
     limits.hit(node, "track-address", _address())
     # one answer for a wrong code and an unknown number: nobody learns which numbers exist
-    if not case_id or not codes.query_code_matches(case_id, code):
+    if not case_id or not codes.query_code_matches(node, case_id, code):
         return render_public("public/track.html", status=404, error=localize(NOT_FOUND),
                              values={"case_id": case_id})
     _remember_tracked(case_id)

@@ -1,4 +1,8 @@
-"""Bearer-token authentication for the staff API (CONTRACT §4)."""
+"""Bearer-token authentication for the staff API (CONTRACT §4, §11).
+
+The token is looked up in the database on every request (no cache): a revoked or expired token
+and a disabled login get 401 at the very next request (issue 13 item 5).
+"""
 from __future__ import annotations
 
 from flask import current_app, g, request
@@ -16,7 +20,7 @@ def current_user(*roles: str) -> User:
     if user is None:
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else None
-        user = authenticate(token)
+        user = authenticate(token, now=current_node().now())
         g.user = user
     if roles:
         require_role(user, *roles)

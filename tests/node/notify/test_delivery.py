@@ -9,6 +9,7 @@ from datetime import UTC, timedelta
 
 import pytest
 
+from node.db import write_tx
 from node.notify import (
     DeliveryAttempt,
     Notification,
@@ -20,8 +21,7 @@ from node.notify import (
     send_now,
     six_digit_numbers,
 )
-from node.db import write_tx
-from tests.node.notify.stubs import MailServer, SmsGateway, configure
+from tests.node.notify.stubs import MailServer, SmsGateway, configure, free_port
 
 CID = "440305-20260930-000123"
 PERSON = {"name": "陈女士", "phone": "13600001111", "email": "chen.nvshi@example.cn"}
@@ -126,6 +126,15 @@ def test_after_max_attempts_a_message_is_failed_and_left_alone(node, sms, clock)
     assert [i["state"] for i in list_deliveries(node) if i["channel"] == "sms"] == ["failed"]
 
 
+def test_a_gateway_that_keeps_failing_costs_three_tries_per_run_not_one_per_message(node, sms):
+    sms.answers = [500] * 20
+    for i in range(5):
+        tell(node, key=f"{CID}|accepted|{i}", person={"name": "陈女士", "phone": "13600001111"})
+    assert flush(node) == 0
+    assert len(sms.requests) == 3
+    assert sorted(n.attempts for n in Notification.select()) == [0, 0, 1, 1, 1]
+
+
 def test_a_message_the_gateway_refuses_is_failed_at_once(node, sms):
     sms.answers = [400]
     tell(node)
@@ -206,7 +215,7 @@ def test_nothing_personal_reaches_the_application_log(node, sms, mail, clock, ca
     """R2.7 privacy: ids, case ids, events, channels and error classes only."""
     caplog.set_level(logging.INFO)
     sms.answers = [500]
-    configure(node, smtp_port=mail.port + 1 if mail.port < 65535 else 1)   # the relay is unreachable first
+    configure(node, smtp_port=free_port())   # the relay is unreachable first (nothing listens there)
     tell(node, "accepted")
     assert flush(node) == 0                           # SMS: 500, e-mail: refused connection
     clock.advance(hours=1)

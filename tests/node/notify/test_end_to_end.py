@@ -6,6 +6,7 @@ SMS and the e-mail through its own gateway and relay. The tree is the in-process
 from __future__ import annotations
 
 from node.accounts import service as users
+from node.notify import flush
 from tests.network.conftest import network_db_url, seed, tree  # noqa: F401 - the harness's fixtures
 from tests.node.notify.stubs import MailServer, SmsGateway, configure
 
@@ -38,7 +39,6 @@ def test_each_step_at_the_handler_reaches_the_complainant_from_the_accepting_nod
             assert call(tree, "440305", "POST", f"/api/v1/cases/{cid}/actions", "handler", action).status_code == 200
         tree.settle()
         with province.activate():
-            from node.notify import flush
             assert flush(province) == 6      # three steps, each by SMS and by e-mail
         with county.activate():
             assert flush(county) == 0     # the handler tells nobody: the accepting node does

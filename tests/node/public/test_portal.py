@@ -275,5 +275,5 @@ def test_query_codes_use_no_look_alike_characters_and_survive_any_case_and_spaci
         assert all(len(c) == 8 and not set(c) & set("01OIL") for c in made)
         for i, c in enumerate(made[:5], start=1):
             typed = f" {c[:4].lower()}-{c[4:]} "
-            assert codes.query_code_matches(f"440305-20260930-{i:06d}", typed)
-            assert not codes.query_code_matches(f"440305-20260930-{i + 1:06d}", c)
+            assert codes.query_code_matches(county, f"440305-20260930-{i:06d}", typed)
+            assert not codes.query_code_matches(county, f"440305-20260930-{i + 1:06d}", c)
