@@ -13,6 +13,7 @@ bare word that is not valid TOML is taken as a string.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import os
 import tomllib
 from collections.abc import Mapping
@@ -25,8 +26,11 @@ from node.errors import NodeError
 LEVELS = ("hq", "province", "prefecture", "county", "station")
 LEVEL_NAMES_ZH = {"hq": "总局", "province": "省局", "prefecture": "地（市）局",
                   "county": "县（市）局", "station": "市场监管所"}
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONFIGS_DIR = PROJECT_ROOT / "configs"
+# The shipped level files, rule sets, plans and tables travel inside the package (issue 16
+# item 1): an installed node reads nothing relative to a checkout. For a regular install
+# ``files()`` is the package's real directory; the checkout's top-level ``configs`` is a
+# link to this one, kept for readers of the docs and the tests.
+CONFIGS_DIR = Path(str(importlib.resources.files("node"))) / "configs"
 NODE_FILE = "node.toml"
 
 

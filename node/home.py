@@ -69,7 +69,7 @@ def init_home(home: str | Path, *, level: str, code: str, name: str, url: str,
         _place(stage, home_path, undo)
         return open_node(home_path, clock=clock)
     except BaseException as exc:
-        for step in reversed(undo[:0]):
+        for step in reversed(undo):
             try:
                 step()
             except Exception:  # noqa: BLE001 - undo the rest; the first error is the one to report

@@ -19,10 +19,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from node.cases.checks import check_text
+from node.config import CONFIGS_DIR
 from node.divisions import DivisionTable
 from node.errors import NodeError, invalid
 
-DEFAULT_EXTENSIONS_DIR = Path(__file__).resolve().parents[2] / "configs" / "extensions"
+DEFAULT_EXTENSIONS_DIR = CONFIGS_DIR / "extensions"
 
 _VALIDATOR_CACHE: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
 _VALIDATOR_CACHE_MAX = 128

@@ -277,3 +277,22 @@ def test_query_codes_use_no_look_alike_characters_and_survive_any_case_and_spaci
             typed = f" {c[:4].lower()}-{c[4:]} "
             assert codes.query_code_matches(county, f"440305-20260930-{i:06d}", typed)
             assert not codes.query_code_matches(county, f"440305-20260930-{i + 1:06d}", c)
+
+
+def test_the_front_page_shows_warnings_typical_cases_and_publicity(county):
+    from node.accounts import add_user
+    with county.activate():
+        token = add_user("leader1", "leader", county.now())
+    c = Consumer(county)
+    for kind, title in (("warning", "警惕预付卡“跑路”"), ("typical_case", "某健身房闭店退费案")):
+        r = c.client.post("/api/v1/warnings", json={"kind": kind, "title": title, "body": "正文 <b>x</b>"},
+                          headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 201, r.get_json()
+    page = c.text(c.get("/public/"))
+    for anchor in ('id="go-complaint"', 'id="go-report"', 'id="go-consultation"', 'id="go-track"',
+                   'id="front-warnings"', 'id="front-disclosures"', 'id="front-typical"'):
+        assert anchor in page
+    warnings = page[page.index('id="front-warnings"'):page.index('id="front-disclosures"')]
+    typical = page[page.index('id="front-typical"'):]
+    assert "警惕预付卡“跑路”" in warnings and "某健身房闭店退费案" not in warnings
+    assert "某健身房闭店退费案" in typical and "<b>x</b>" not in page
