@@ -96,6 +96,10 @@ def register_commands() -> None:
         module.register(cli)
     from admin_cli import open311_cmds  # issue 12 item 5
     open311_cmds.register(cli)
+    from admin_cli import audit_cmds  # issue 13 item 4
+    audit_cmds.register(cli)
+    from admin_cli import ops_cmds  # issue 16; issue 13 item 7
+    ops_cmds.register(cli)
 
 
 register_commands()

@@ -20,6 +20,7 @@ from peewee import fn
 from admin_cli.cli import Context, emit_json, exit_code_for, pass_ctx
 from federation import links, trust
 from federation.records import TrustError
+from node.audit import record
 from node.errors import NodeError
 
 _SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
@@ -78,6 +79,7 @@ def invite(ctx: Context, child_code: str, ttl_hours: float | None) -> None:
     now = node.now()
     with node.activate():
         token = links.create_invite(child_code, node.code, ttl, now, load_divisions().is_within)
+        record(node, "cli", "link.invite", child_code, {"ttl_hours": str(ttl)})
     expires = _shown(now + timedelta(hours=ttl))
     click.echo(f"已为 {child_code} 签发邀请，{expires} 前有效，仅可使用一次 / invite for "
                f"{child_code}, valid once until {expires}")
@@ -100,6 +102,7 @@ def join(ctx: Context, parent_url: str, token: str, pull_only: bool) -> None:
     node = ctx.node()
     result = federation_docs.join_parent(node, parent_url, token, pull_only=pull_only)
     parent = result["parent"]
+    record(node, "cli", "link.join", str(parent["code"]), {"url": parent_url, "pull_only": pull_only})
     root = next((r["code"] for r in result["chain"]
                  if r.get("type") == "node-record" and r.get("issuer") is None), "?")
     click.echo(f"已加入上级 {parent['code']} {parent.get('name') or ''} / joined parent "
@@ -164,6 +167,7 @@ def revoke(ctx: Context, code: str, reason: str) -> None:
     node = ctx.node()
     with node.activate():
         doc = links.revoke_link(code, reason, node.keypair, node.now(), load_divisions().is_within)
+        record(node, "cli", "link.revoke", code, {"reason": reason[:200], "list_version": doc and doc["version"]})
     if doc is None:
         click.echo(f"已在本节点停止信任 {code}（不在本节点辖区内，未签发吊销列表） / {code} is no "
                    "longer trusted here (outside this subtree: no revocation list issued)")
@@ -189,6 +193,7 @@ def rotate(ctx: Context) -> None:
     key_id = rotate_key(node)
     with node.activate():
         trust.record_rotation(previous, node.keypair, node.now())
+        record(node, "cli", "key.rotate", node.code, {"from": previous.key_id, "to": key_id})
     click.echo(f"已启用新密钥 {key_id}（旧密钥 {previous.key_id} 保留） / new key {key_id}; "
                f"{previous.key_id} kept for verifying")
     click.echo(f"  {node.keypair.public_b64}")

@@ -161,6 +161,10 @@ def show(ctx: Context, from_: str | None, to: str | None, group_by: str, basis: 
     if as_json:
         emit_json(doc)
         return
+    if fmt in ("xlsx", "csv") and (output or fmt == "xlsx"):
+        from node.audit import record
+        record(node, "cli", "export", "stats", {"format": fmt, "scope": str(doc["scope"]), "from": str(doc["from"]),
+                                               "to": str(doc["to"])})
     if fmt == "xlsx":
         path = Path(output or f"stats-{doc['scope']}-{doc['from']}-{doc['to']}.xlsx")
         write_xlsx(doc, labels, path)

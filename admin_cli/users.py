@@ -1,10 +1,14 @@
-"""``n12315 user …``: staff accounts and API tokens (CONTRACT §4)."""
+"""``n12315 user …``: staff accounts and API tokens (CONTRACT §4, §11; issue 13 item 5).
+
+``disable``/``enable``, ``role``, ``tokens`` (list, never the secret) and ``token-revoke`` beside
+the contract's ``add``, ``password`` and ``token``. Every change is written to the audit log with
+the actor ``cli``."""
 from __future__ import annotations
 
 import click
 
 from admin_cli.cli import Context, emit_json, pass_ctx
-from node.accounts import passwords
+from node.accounts import list_tokens, passwords, revoke_token
 from node.accounts import service as svc
 from node.errors import NodeError
 
@@ -28,9 +32,9 @@ def add(ctx: Context, login: str, role: str, display_name: str, password_stdin: 
         passwords.check_password_rules(password)   # before anything is created: a bad one changes nothing
     node = ctx.node()
     with node.activate():
-        token = svc.add_user(login, role, node.now(), display_name)
+        token = svc.add_user(login, role, node.now(), display_name, token_days=node.config.accounts.token_days)
         if password is not None:
-            passwords.set_password(login, password)
+            passwords.set_password(login, password, now=node.now())
     click.echo(f"已添加用户 {login}（{svc.ROLE_NAMES_ZH[role]}）/ user {login} added with role {role}"
                + ("；已设置工作台密码 / desk password set" if password is not None else ""))
     click.echo(token)
@@ -56,7 +60,7 @@ def password(ctx: Context, login: str) -> None:
     new = _read_password(confirm=True)
     node = ctx.node()
     with node.activate():
-        passwords.set_password(login, new)
+        passwords.set_password(login, new, now=node.now())
     click.echo(f"已为 {login} 设置工作台密码 / desk password set for {login}")
 
 
@@ -67,7 +71,7 @@ def token(ctx: Context, login: str) -> None:
     """签发新令牌，旧令牌立即失效 / issue a new token (the old one stops working)."""
     node = ctx.node()
     with node.activate():
-        tok = svc.reissue_token(login)
+        tok = svc.reissue_token(login, now=node.now(), token_days=node.config.accounts.token_days)
     click.echo(f"已为 {login} 签发新令牌 / new token for {login}")
     click.echo(tok)
 
@@ -85,6 +89,74 @@ def list_(ctx: Context, as_json: bool) -> None:
         return
     for r in rows:
         click.echo(f"{r['login']:<24} {r['role']:<12} {'停用 disabled' if r['disabled'] else ''}")
+
+
+@user.command("disable")
+@click.argument("login")
+@pass_ctx
+def disable(ctx: Context, login: str) -> None:
+    """停用账号：其令牌与工作台会话在下一次请求时失效 / disable LOGIN: its tokens and desk sessions stop
+    at the next request."""
+    node = ctx.node()
+    with node.activate():
+        svc.set_disabled(login, True, now=node.now())
+    click.echo(f"已停用 {login}：其令牌与会话已失效 / {login} disabled: its tokens and sessions no longer work")
+
+
+@user.command("enable")
+@click.argument("login")
+@pass_ctx
+def enable(ctx: Context, login: str) -> None:
+    """重新启用账号（旧会话不会恢复）/ enable LOGIN again (old desk sessions stay ended)."""
+    node = ctx.node()
+    with node.activate():
+        svc.set_disabled(login, False, now=node.now())
+    click.echo(f"已启用 {login} / {login} enabled")
+
+
+@user.command("role")
+@click.argument("login")
+@click.argument("role", type=click.Choice(svc.ROLES))
+@pass_ctx
+def role(ctx: Context, login: str, role: str) -> None:
+    """更改角色，下一次请求生效 / give LOGIN another role (from its next request)."""
+    node = ctx.node()
+    with node.activate():
+        svc.set_role(login, role, now=node.now())
+    click.echo(f"{login} 的角色已改为 {svc.ROLE_NAMES_ZH[role]} / {login} now has role {role}")
+
+
+@user.command("tokens")
+@click.argument("login")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON / print JSON")
+@pass_ctx
+def tokens(ctx: Context, login: str, as_json: bool) -> None:
+    """列出该用户的令牌（编号、前缀、签发、到期、最近使用、撤销；不显示令牌本身）/
+    list LOGIN's tokens (id, prefix, created, expires, last used, revoked; never the secret)."""
+    node = ctx.node()
+    with node.activate():
+        rows = list_tokens(login, node.now())
+    if as_json:
+        emit_json(rows)
+        return
+    states = {"active": "有效 active", "expired": "已过期 expired", "revoked": "已撤销 revoked"}
+    click.echo(f"{'ID':>5}  {'PREFIX':<12} {'CREATED':<26} {'EXPIRES':<26} {'LAST USED':<26} STATE")
+    for r in rows:
+        click.echo(f"{r['id']:>5}  {r['prefix']:<12} {r['created_at'][:19]:<26} {r['expires_at'][:19]:<26} "
+                   f"{(r['last_used_at'] or '-')[:19]:<26} {states[r['state']]}")
+
+
+@user.command("token-revoke")
+@click.argument("login")
+@click.argument("token_id", type=int)
+@pass_ctx
+def token_revoke(ctx: Context, login: str, token_id: int) -> None:
+    """撤销一个令牌（编号见 n12315 user tokens），下一次请求起失效 / revoke one token (ids from
+    `n12315 user tokens`); it stops at the next request."""
+    node = ctx.node()
+    with node.activate():
+        revoke_token(login, token_id, now=node.now())
+    click.echo(f"已撤销 {login} 的令牌 {token_id} / token {token_id} of {login} revoked")
 
 
 def register(cli: click.Group) -> None:

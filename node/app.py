@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from node import db as dbmod
 from node import domains
 from node.runtime import Node
-from node.web import errors, i18n, pages, session
+from node.web import errors, headers, i18n, pages, session
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ def create_app(node: Node) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable
     app.json.sort_keys = False  # type: ignore[attr-defined]
     errors.register(app)
+    headers.register(app)
 
     domains.install()
     _pages(app, node)

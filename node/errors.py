@@ -7,16 +7,34 @@ operator and an integrator both read them.
 """
 from __future__ import annotations
 
+from typing import Any
+
+# An error reply repeats at most this much of what was sent (issue 13: a 300 KB field used to
+# come back as a 300 KB reply); the whole message and field are capped too, as a last guard.
+SHOWN_CHARS = 40
+MAX_MESSAGE_CHARS = 1_000
+MAX_FIELD_CHARS = 120
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """``value`` as text for an error message, cut to ``limit`` characters with "…"."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _capped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
 
 class NodeError(Exception):
     """A refusal a user can act on: HTTP status, stable machine code, message, field."""
 
     def __init__(self, status: int, code: str, message: str, field: str | None = None):
-        super().__init__(message)
+        super().__init__(_capped(message, MAX_MESSAGE_CHARS))
         self.status = status
         self.code = code
-        self.message = message
-        self.field = field
+        self.message = _capped(message, MAX_MESSAGE_CHARS)
+        self.field = None if field is None else _capped(field, MAX_FIELD_CHARS)
 
     def to_dict(self) -> dict:
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}

@@ -205,8 +205,11 @@ def new_epoch_id() -> str:
 
 def open_node(home: str | Path, *, clock: Clock = system_clock,
               transport: requests.Session | None = None,
-              environ: dict[str, str] | None = None, background_checkpoint: bool = False) -> Node:
-    """Load an existing node from its home; migrate its database; load its current key."""
+              environ: dict[str, str] | None = None, background_checkpoint: bool = False,
+              migrate: bool = True) -> Node:
+    """Load an existing node from its home; migrate its database (``migrate=False``: read it as
+    it is, for ``doctor``); load its current key. A database newer than this code is refused
+    (issue 16 item 5): old code must not write a schema it does not know."""
     home_path = Path(home)
     if not node_exists(home_path):
         raise NodeError(404, "no_node",
@@ -216,11 +219,14 @@ def open_node(home: str | Path, *, clock: Clock = system_clock,
     private_db_file(config.db_url)
     db = dbmod.open_database(config.db_url, background_checkpoint=background_checkpoint)
     try:
-        migrations.migrate(db)
+        version = migrations.migrate(db) if migrate else latest_schema()
     except NodeError:
         raise
     except Exception as exc:
         raise NodeError(500, "db_unavailable", f"无法打开数据库：{exc} / cannot open database") from None
+    if version > latest_schema():
+        db.close()
+        raise schema_too_new(version)
     with db.bind_ctx(dbmod.all_models()):
         key_id = LocalState.get_value("own_key_id")
         n = int(LocalState.get_value("own_key_n") or "1")
@@ -232,6 +238,17 @@ def open_node(home: str | Path, *, clock: Clock = system_clock,
         raise NodeError(500, "key_file", str(exc)) from None
     pair = fkeys.keypair_from_private(key_id, private)
     return Node(config=config, db=db, keypair=pair, clock=clock, transport=transport)
+
+
+def latest_schema() -> int:
+    return max(number for number, _, _ in migrations.MIGRATIONS)
+
+
+def schema_too_new(version: int) -> NodeError:
+    return NodeError(409, "schema_too_new",
+                     f"数据库架构 {version} 比本程序所知（{latest_schema()}）新：请安装新版 n12315，勿降级 / "
+                     f"database schema {version} is newer than this n12315 knows ({latest_schema()}): "
+                     "install the newer release; never downgrade")
 
 
 def rotate_key(node: Node) -> str:

@@ -248,4 +248,4 @@ def pytest_collection_modifyitems(session, config, items):
 LONGEST_FILES = ("tests/network/test_stats.py", "tests/network/test_case_routing.py",
                  "tests/process/test_real_cluster.py", "tests/network/test_directives.py",
                  "tests/network/test_replication_faults.py", "tests/process/test_case_routing_process.py",
-                 "tests/browser/test_desk_flow.py")
+                 "tests/process/test_public_path.py", "tests/browser/test_desk_flow.py")

@@ -68,13 +68,13 @@ def set_password(login: str, password: str, *, now: datetime | None = None, acto
 
 def _record(login: str, now: datetime, address: str, outcome: str, locked: bool = False) -> None:
     LoginEvent.create(login=login[:64], at=_naive(now), address=address[:64], outcome=outcome)
-    detail = {"address": address[:64]} if outcome == "ok" else {"address": address[:64], "outcome": outcome}
+    detail = {"ip": address[:64]} if outcome == "ok" else {"ip": address[:64], "outcome": outcome}
     if outcome == "ok":
         audit(login[:64], "desk.sign_in", login[:64], detail, now=now)
     else:   # who typed it is not known: the login tried is the target, never the actor
         audit("anonymous", "desk.sign_in_failed", login[:64], detail, now=now)
     if locked:
-        audit("system", "desk.lockout", login[:64], {"address": address[:64]}, now=now)
+        audit("system", "desk.lockout", login[:64], {"ip": address[:64]}, now=now)
 
 
 def sign_in(login: str, password: str, *, address: str, now: datetime, attempts: int, lock_minutes: int) -> User:

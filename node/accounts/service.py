@@ -11,8 +11,14 @@ import re
 from datetime import UTC, datetime
 
 from node.accounts.models import User
-from node.accounts.tokens import authenticate, hash_token, new_token  # noqa: F401  (older callers import them here)
-from node.accounts.tokens import DEFAULT_TOKEN_DAYS, issue, revoke_active
+from node.accounts.tokens import (  # noqa: F401  (authenticate, hash_token, new_token: older callers import them here)
+    DEFAULT_TOKEN_DAYS,
+    authenticate,
+    hash_token,
+    issue,
+    new_token,
+    revoke_active,
+)
 from node.audit import append as audit
 from node.db import write_tx
 from node.errors import NodeError

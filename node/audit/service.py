@@ -131,7 +131,7 @@ def seal_head(node: Node, *, now: datetime | None = None) -> dict | None:
     The entries since the last signed head are checked first: a broken chain is never
     signed (the error is logged and ``verify`` names it). Nothing new since the last seal:
     nothing is signed. Returns the seal, or None."""
-    from node.audit.verify import check_since   # verify imports this module for the hash
+    from node.audit.verify import check_since  # verify imports this module for the hash
     with node.activate():
         last_seal = AuditSeal.select().order_by(AuditSeal.seq.desc(), AuditSeal.id.desc()).first()
         head = AuditEntry.select().order_by(AuditEntry.seq.desc()).first()

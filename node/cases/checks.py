@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from node.cases.standard import MONEY_MAX_INTEGER_DIGITS, SPECS_BY_NAME
-from node.errors import NodeError, invalid
+from node.errors import NodeError, invalid, shown
 
 # A clerk's or a partner system's clock may run a little ahead of ours; more than this is a
 # typo (wrong year/month) that would distort deadlines, so it is refused.
@@ -23,7 +23,15 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # C0 controls except \t \n \r, DEL, C1 controls, and lone surrogates (JSON "\ud800" decodes to
 # one; it cannot be encoded as UTF-8, so it would break canonical JSON and the database).
 _BAD_CHAR_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-_MONEY_RE = re.compile(r"^(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]{1,2}))?$")
+# Characters that change how text around them is shown without being visible themselves: the
+# bidi embeddings, overrides and isolates (U+202E turns "txt.exe" into "exe.txt" on screen),
+# the marks, and zero-width spaces and joiners (a name with one looks identical to the name
+# without it, so look-ups and duplicate hints miss). Issue 13 "found from outside".
+_INVISIBLE_RE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# Exactly digits, an optional point and one or two digits: no sign, no spaces, no "_" and no
+# trailing newline (re's "$" would allow one), ASCII digits only.
+_MONEY_RE = re.compile(r"(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]{1,2}))?", re.ASCII)
+_FULL_WIDTH_RE = re.compile("[\uff01-\uff5e\u3000]")
 _PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-]*[0-9]$")
 
 
@@ -50,6 +58,13 @@ def check_text(value: Any, name: str, *, max_length: int | None = None) -> str:
             name,
             f"{label}（{name}）含控制字符或无效字符 U+{ord(bad.group()):04X}"
             f" / {name} contains a control or invalid character U+{ord(bad.group()):04X}",
+        )
+    odd = _INVISIBLE_RE.search(value)
+    if odd is not None:
+        raise invalid(
+            name,
+            f"{label}（{name}）含不可见的方向控制或零宽字符 U+{ord(odd.group()):04X}，请删除后重新输入"
+            f" / {name} contains an invisible direction-control or zero-width character U+{ord(odd.group()):04X}",
         )
     text = value.strip()
     if max_length is not None and len(text) > max_length:
@@ -81,14 +96,15 @@ def parse_money(value: Any, name: str) -> str:
         )
     if not isinstance(value, str):
         raise invalid(name, f"{label}（{name}）须为字符串，如 \"1299.00\" / {name} must be a decimal string such as \"1299.00\"")
-    text = value.strip()
+    text = value
     if text.startswith("-"):
         raise invalid(name, f"{label}（{name}）不得为负数 / {name} must not be negative")
-    m = _MONEY_RE.match(text)
+    m = _MONEY_RE.fullmatch(text)
     if m is None:
         raise invalid(
             name,
-            f"{label}（{name}）格式不正确：{value!r}，应为不超过两位小数的非负数，如 \"1299.00\""
+            f"{label}（{name}）格式不正确：{shown(value)!r}，应为不超过两位小数的非负数，如 \"1299.00\"，"
+            "前后不带空格，数字为半角"
             f" / {name} must be a non-negative decimal with at most two decimals, such as \"1299.00\"",
         )
     if len(m.group("int").lstrip("0")) > MONEY_MAX_INTEGER_DIGITS:
@@ -113,7 +129,7 @@ def parse_received_at(value: Any, name: str, now: datetime) -> datetime:
     except ValueError:
         raise invalid(
             name,
-            f"登记时间（{name}）格式不正确：{value!r}，应如 2026-09-29T10:00:00+08:00"
+            f"登记时间（{name}）格式不正确：{shown(value)!r}，应如 2026-09-29T10:00:00+08:00"
             f" / {name} must be ISO 8601 with an offset, e.g. 2026-09-29T10:00:00+08:00",
         ) from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
@@ -125,8 +141,8 @@ def parse_received_at(value: Any, name: str, now: datetime) -> datetime:
     if parsed > now + FUTURE_TOLERANCE:
         raise invalid(
             name,
-            f"登记时间（{name}）{text} 晚于当前时间（允许误差 5 分钟）"
-            f" / {name} {text} is in the future (more than 5 minutes after the server's clock)",
+            f"登记时间（{name}）{shown(text)} 晚于当前时间（允许误差 5 分钟）"
+            f" / {name} {shown(text)} is in the future (more than 5 minutes after the server's clock)",
         )
     return parsed.astimezone(UTC)
 
@@ -164,6 +180,14 @@ def check_phone(value: Any, name: str) -> str:
     spec = SPECS_BY_NAME.get(name)
     lo = spec.min_length if spec and spec.min_length else 5
     hi = spec.max_length if spec and spec.max_length else 20
+    if _FULL_WIDTH_RE.search(text):
+        # refused, not normalised (docs/decisions.md "Full-width digits"): a phone is compared
+        # as stored, and a silently rewritten value would differ from what the clerk sees
+        raise invalid(
+            name,
+            f"联系电话（{name}）含全角字符，请用半角数字输入（如 13800000000）"
+            f" / {name} holds full-width characters: type half-width digits (e.g. 13800000000)",
+        )
     digits = sum(c.isdigit() for c in text)
     if not (lo <= len(text) <= hi) or _PHONE_RE.match(text) is None or digits < lo:
         raise invalid(

@@ -22,6 +22,7 @@ from flask import Blueprint, jsonify, request, send_file
 from flask import redirect as flask_redirect
 from flask_babel import gettext
 
+from node.audit import record
 from node.cases import (
     CREATE_ROLES,
     EXPORT_MAX,
@@ -41,6 +42,7 @@ from node.errors import NodeError, not_found
 from node.web.i18n import is_english, localize
 from node.web.pages import current_node, page, render
 
+AUDIT_IDS = 1000   # the audit entry names at most this many of the exported case ids
 bp = Blueprint("cases_pages", __name__, url_prefix="/desk")
 
 
@@ -169,6 +171,10 @@ def case_export(user):
         if exc.status in (401, 403, 404):
             raise
         return _list_page(user, notice=localize(exc.message), status=exc.status)
+    # who took which cases out of the node (issue 13 item 4); a search text may hold a phone: not logged
+    record(node, user.login, "export", "cases", {"format": "xlsx", "rows": len(items),
+                                                 "filters": {k: str(v) for k, v in filters.items() if k != "q"},
+                                                 "case_ids": [i["id"] for i in items[:AUDIT_IDS]]})
     shown = "; ".join(f"{k}={v}" for k, v in filters.items()) or gettext("all cases")
     cases_word, filters_word = gettext("Cases"), gettext("Filters")
     data = list_view.workbook(items, gettext, title=f"{node.config.name} {node.code} · {cases_word}",

@@ -9,8 +9,6 @@ critical cases at once on the leadership board).
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
@@ -37,8 +35,9 @@ from node.cases.common import (
 )
 from node.cases.models import Case, CaseEvent
 from node.db import is_sqlite
-from node.errors import NodeError, invalid
+from node.errors import NodeError, invalid, shown
 from node.runtime import Node
+from node.web.paging import bad_cursor, open_cursor, parse_limit, query_digest, seal_cursor
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -51,19 +50,19 @@ def get_case(node: Node, case_id: str, actor: Any) -> dict[str, Any]:
     return to_api(row, load_history(case_id))
 
 
-def _encode_cursor(pk: int) -> str:
-    return base64.urlsafe_b64encode(dumps({"pk": pk}).encode()).decode().rstrip("=")
+_MAX_PK = 2 ** 63 - 1      # the largest key a BIGINT column holds
 
 
-def _decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        pk = json.loads(raw)["pk"]
-        if not isinstance(pk, int) or isinstance(pk, bool) or pk < 1:
-            raise ValueError
-        return pk
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise invalid("cursor", "分页游标无效 / invalid cursor (use next_cursor as returned)") from None
+def _scope(filters: Mapping[str, Any], sort: str) -> str:
+    """What a cursor is bound to: the list's filters and its order (issue 13)."""
+    return query_digest(filters, sort=sort)
+
+
+def _pk_of(position: Mapping[str, Any]) -> int:
+    pk = position.get("pk")
+    if not isinstance(pk, int) or isinstance(pk, bool) or not 1 <= pk <= _MAX_PK:
+        raise bad_cursor()
+    return pk
 
 
 LIST_FILTERS = ("status", "kind", "urgency", "q", "overdue", "handling_node", "accepting_node",
@@ -71,15 +70,7 @@ LIST_FILTERS = ("status", "kind", "urgency", "q", "overdue", "handling_node", "a
 
 
 def _parse_limit(limit: Any) -> int:
-    if limit is None or limit == "":
-        return DEFAULT_LIMIT
-    try:
-        n = int(limit)
-    except (TypeError, ValueError):
-        raise invalid("limit", f"limit 须为正整数 / limit must be a positive integer, got {str(limit)[:20]!r}") from None
-    if n < 1:
-        raise invalid("limit", "limit 须为正整数 / limit must be a positive integer")
-    return min(n, MAX_LIMIT)
+    return parse_limit(limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
 
 
 def _enum_filter(name: str, value: str, allowed: Any) -> str:
@@ -104,13 +95,14 @@ def list_cases(node: Node, filters: Mapping[str, Any], actor: Any, limit: Any = 
     _check_filter_names(filters, actor)
     n = _parse_limit(limit)
     query = _filtered(node, filters, actor)
+    scope = _scope(filters, "newest")
     if cursor:
-        query = query.where(Case.pk < _decode_cursor(cursor))
+        query = query.where(Case.pk < _pk_of(open_cursor(node, scope, cursor)))
     rows = list(query.order_by(Case.pk.desc()).limit(n + 1).dicts())
     more = len(rows) > n
     rows = rows[:n]
     return {"items": _with_history(rows),
-            "next_cursor": _encode_cursor(rows[-1]["pk"]) if more else None}
+            "next_cursor": seal_cursor(node, scope, {"pk": rows[-1]["pk"]}) if more else None}
 
 
 def count_cases(node: Node, filters: Mapping[str, Any], actor: Any) -> int:
@@ -124,8 +116,8 @@ def _check_filter_names(filters: Mapping[str, Any], actor: Any) -> None:
     require_role(actor, READ_ROLES)
     for key in filters:
         if key not in LIST_FILTERS:
-            raise NodeError(422, "unknown_field", f"未知查询参数 {key} / unknown query parameter {key}",
-                            str(key))
+            name = shown(str(key), 30)
+            raise NodeError(422, "unknown_field", f"未知查询参数 {name} / unknown query parameter {name}", name)
 
 
 def _filtered(node: Node, filters: Mapping[str, Any], actor: Any):
@@ -245,26 +237,27 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else value.isoformat()
 
 
-def _sorted_cursor(sort: str, row: Mapping[str, Any]) -> str:
+def _sorted_cursor(node: Node, scope: str, sort: str, row: Mapping[str, Any]) -> str:
     if sort == "newest":
-        return _encode_cursor(row["pk"])          # the API's own cursor: the two stay interchangeable
+        return seal_cursor(node, scope, {"pk": row["pk"]})   # the API's own cursor: the two stay interchangeable
     key: Any = None
     if sort in ("received", "received_asc"):
         key = [_as_text(row["received_date"]), _as_text(row["received_at"])]
     elif sort == "next_due" and row["next_due"] is not None:
         key = _as_text(row["next_due"])
     doc = {"sort": sort, "seg": _segment_of(sort, row), "key": key, "pk": row["pk"]}
-    return base64.urlsafe_b64encode(dumps(doc).encode()).decode().rstrip("=")
+    return seal_cursor(node, scope, doc)
 
 
-def _after(sort: str, cursor: str) -> tuple[int, Any]:
+def _after(node: Node, scope: str, sort: str, cursor: str) -> tuple[int, Any]:
     """Where the page after the cursor's row starts: its segment and the keyset condition."""
+    doc = open_cursor(node, scope, cursor)
+    pk = _pk_of(doc)
     if sort == "newest":
-        return 0, Case.pk < _decode_cursor(cursor)
+        return 0, Case.pk < pk
     try:
-        doc = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        pk, key, seg = doc["pk"], doc["key"], doc["seg"]
-        if (doc["sort"] != sort or not isinstance(pk, int) or isinstance(pk, bool) or pk < 1
+        key, seg = doc["key"], doc["seg"]
+        if (doc["sort"] != sort
                 or not isinstance(seg, int) or isinstance(seg, bool) or not 0 <= seg < len(_segments(sort))):
             raise ValueError
         if sort in ("received", "received_asc"):
@@ -278,14 +271,14 @@ def _after(sort: str, cursor: str) -> tuple[int, Any]:
             due = date.fromisoformat(key)
             return seg, (Case.next_due > due) | ((Case.next_due == due) & (Case.pk > pk))
         return seg, (Case.pk > pk) if sort == "next_due" else (Case.pk < pk)
-    except (ValueError, KeyError, TypeError, IndexError, binascii.Error, UnicodeDecodeError):
-        raise invalid("cursor", "分页游标无效 / invalid cursor (use next_cursor as returned)") from None
+    except (ValueError, KeyError, TypeError, IndexError):
+        raise bad_cursor() from None
 
 
-def _sorted_rows(query: Any, sort: str, n: int, cursor: str | None = None) -> list[dict[str, Any]]:
-    """Up to ``n`` rows of ``query`` in ``sort`` order, after the cursor's row."""
+def _sorted_rows(query: Any, sort: str, n: int, after_cursor: tuple[int, Any] = (0, None)) -> list[dict[str, Any]]:
+    """Up to ``n`` rows of ``query`` in ``sort`` order, after the cursor's row (``_after``)."""
     segments = _segments(sort)
-    start, after = _after(sort, cursor) if cursor else (0, None)
+    start, after = after_cursor
     rows: list[dict[str, Any]] = []
     for i in range(start, len(segments)):
         where, order = segments[i]
@@ -328,7 +321,9 @@ def search_cases(node: Node, filters: Mapping[str, Any], actor: Any, *, sort: An
     _check_filter_names(filters, actor)
     order = _check_sort(sort)
     n = _parse_limit(limit)
-    rows = _sorted_rows(_filtered(node, filters, actor), order, n + 1, cursor)
+    query = _filtered(node, filters, actor)
+    scope = _scope(filters, order)
+    rows = _sorted_rows(query, order, n + 1, _after(node, scope, order, cursor) if cursor else (0, None))
     more = len(rows) > n
     rows = rows[:n]
     events: dict[str, list[dict[str, Any]]] = {r["case_id"]: [] for r in rows}
@@ -336,7 +331,7 @@ def search_cases(node: Node, filters: Mapping[str, Any], actor: Any, *, sort: An
         for e in CaseEvent.for_cases(list(events)).dicts():
             events[e["case_id"]].append(e)
     return {"items": [_lean(r, events[r["case_id"]]) for r in rows],
-            "next_cursor": _sorted_cursor(order, rows[-1]) if more else None, "sort": order}
+            "next_cursor": _sorted_cursor(node, scope, order, rows[-1]) if more else None, "sort": order}
 
 
 def count_cases_upto(node: Node, filters: Mapping[str, Any], actor: Any, cap: int) -> int:

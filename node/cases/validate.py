@@ -23,7 +23,7 @@ from node.cases.extensions import validate_extensions
 from node.cases.standard import FIELD_SPECS, SERVER_FIELD_NAMES, SHANGHAI, SPECS_BY_NAME
 from node.cases.uscc import check_uscc, normalize_uscc
 from node.divisions import HQ_CODE, DivisionTable
-from node.errors import NodeError, invalid
+from node.errors import NodeError, invalid, shown
 
 # Allowed keys per object ("" = the top level), derived from FIELD_SPECS.
 _ALLOWED_KEYS: dict[str, frozenset[str]] = {}
@@ -152,7 +152,7 @@ def _check_unknown_keys(obj: Mapping[str, Any], scope: str) -> None:
     for key in obj:
         if key in allowed:
             continue
-        dotted = f"{scope}.{key}" if scope else str(key)
+        dotted = shown(f"{scope}.{key}" if scope else str(key), 80)
         # "未知字段 / unknown field" stays one fixed phrase so clients and tests can match it.
         if not scope and key in SERVER_FIELD_NAMES:
             message = f"未知字段 / unknown field: {dotted}（由系统设置，不可提交 / set by the server）"

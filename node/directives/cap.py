@@ -25,6 +25,7 @@ digits, no official township table exists), ``n12315-node`` for HQ's ``000000``.
 from __future__ import annotations
 
 import functools
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -82,10 +83,22 @@ def geocode_name(code: str) -> str:
     return "GB/T2260"
 
 
+# What XML 1.0 cannot hold at all (§2.2 Char): C0 controls but tab, LF and CR, lone
+# surrogates, U+FFFE and U+FFFF. ElementTree writes them as they are, and one such character
+# makes the whole document unreadable for every subscriber.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids (issue 13): new input refuses them, but a
+    warning relayed from above or stored before that check is written too."""
+    return _NOT_XML.sub("", text)
+
+
 def _sub(parent: ET.Element, tag: str, text: Any = None) -> ET.Element:
     el = ET.SubElement(parent, f"{{{NS}}}{tag}")
     if text is not None:
-        el.text = str(text)
+        el.text = xml_safe(str(text))
     return el
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from federation.models import Link
 from node.cases import load_categories
 from node.divisions import DivisionTable, load_divisions
-from node.errors import NodeError, forbidden, invalid
+from node.errors import NodeError, forbidden, invalid, shown
 
 CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 #: the replication channel of directives and warnings alike (docs/replication.md: each channel
@@ -146,12 +146,26 @@ def unknown_fields(payload: Mapping[str, Any], allowed: Iterable[str], prefix: s
     allowed = set(allowed)
     for key in payload:
         if key not in allowed:
-            name = f"{prefix}{key}"
+            name = shown(f"{prefix}{key}", 80)
             raise invalid(name, f"未知字段 {name} / unknown field {name}")
+
+
+# Control characters (C0 but tab and newline, DEL, C1), lone surrogates, the two XML non-
+# characters and the invisible direction/zero-width characters: a title or body holding one
+# used to be written raw into the Atom feed and CAP XML, which then stopped parsing for every
+# subscriber (issue 13 "found from outside"). Carriage returns are normalised, not refused:
+# a browser's textarea sends CRLF.
+_BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
+                       "\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_BREAKS = re.compile("[\n\t]")
+SINGLE_LINE_MAX = 200     # titles and names; longer fields (body, note, reason) may span lines
 
 
 def text_field(payload: Mapping[str, Any], name: str, *, required: bool, max_len: int,
                label: str = "") -> str | None:
+    """A trimmed string of at most ``max_len`` characters without control characters (422
+    naming ``name``); fields up to ``SINGLE_LINE_MAX`` are one line, longer ones keep ``\n``
+    and ``\t``."""
     value = payload.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -159,7 +173,12 @@ def text_field(payload: Mapping[str, Any], name: str, *, required: bool, max_len
         return None
     if not isinstance(value, str):
         raise invalid(name, f"{label or name}须为文本 / {name} must be a string")
-    value = value.strip()
+    value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    bad = _BAD_TEXT.search(value) or (_BREAKS.search(value) if max_len <= SINGLE_LINE_MAX else None)
+    if bad is not None:
+        code = f"U+{ord(bad.group()):04X}"
+        raise invalid(name, f"{label or name}含控制字符或不可见字符 {code}，请删除 / {name} contains a control or "
+                            f"invisible character {code}")
     if len(value) > max_len:
         raise invalid(name, f"{label or name}不能超过 {max_len} 字 / {name} is longer than {max_len} characters")
     return value
@@ -170,7 +189,7 @@ def enum_field(payload: Mapping[str, Any], name: str, allowed: Mapping[str, str]
     if value is None:
         raise invalid(name, f"{name} 为必填项，可选：{', '.join(allowed)} / {name} is required")
     if not isinstance(value, str) or value not in allowed:
-        raise invalid(name, f"{name} 取值无效 {value!r}，可选：{', '.join(allowed)} / invalid {name}")
+        raise invalid(name, f"{name} 取值无效 {shown(value)!r}，可选：{', '.join(allowed)} / invalid {name}")
     return value
 
 

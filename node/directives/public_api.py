@@ -26,9 +26,9 @@ from flask import Blueprint, Response, jsonify, redirect, request
 from node.directives import cap, cap_directives
 from node.directives import warnings as warnings_svc
 from node.directives.common import show
-from node.errors import invalid
 from node.web.auth import current_node, current_user
 from node.web.body import json_body
+from node.web.paging import parse_limit
 
 bp = Blueprint("public", __name__)
 
@@ -36,10 +36,7 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
 def _limit() -> int:
-    raw = request.args.get("limit", "50")
-    if not raw.isdigit():
-        raise invalid("limit", "limit 须为整数 / limit must be a number")
-    return min(200, max(1, int(raw)))
+    return parse_limit(request.args.get("limit"))
 
 
 def _xml(body: bytes, mime: str) -> Response:
@@ -70,9 +67,9 @@ def warnings_atom():
     ET.register_namespace("", ATOM_NS)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        el = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+        el = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", {k: cap.xml_safe(v) for k, v in attrs.items()})
         if text is not None:
-            el.text = text
+            el.text = cap.xml_safe(text)
         return el
 
     feed = ET.Element(f"{{{ATOM_NS}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": "zh-CN"})

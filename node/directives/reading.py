@@ -29,6 +29,7 @@ from node.directives.reminders import REMINDER_LEVELS
 from node.directives.store import report_api, signed_content
 from node.errors import invalid, not_found
 from node.runtime import Node
+from node.web.paging import parse_limit
 
 
 def _summary(node: Node, row: Directive) -> dict[str, Any]:
@@ -83,10 +84,7 @@ def list_directives(node: Node, filters: Mapping[str, Any], actor: Any) -> dict[
         q = q.where(Directive.role == role)
     if filters.get("case_id"):
         q = q.where(Directive.case_id == filters["case_id"])
-    try:
-        limit = min(200, max(1, int(filters.get("limit") or 50)))
-    except (TypeError, ValueError):
-        raise invalid("limit", "limit 须为整数 / limit must be a number") from None
+    limit = parse_limit(filters.get("limit"))
     rows = list(q.order_by(Directive.issued_at.desc(), Directive.pk.desc()).limit(limit))
     now = node.now()
     items = []

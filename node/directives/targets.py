@@ -15,7 +15,7 @@ from typing import Any
 
 from federation.models import Link
 from node.directives.common import divisions, is_within
-from node.errors import invalid
+from node.errors import invalid, shown
 from node.runtime import Node
 
 MAX_TARGETS = 500
@@ -50,7 +50,7 @@ def normalise_targets(raw: Any, issuer: str, within: IsWithin | None = None) -> 
             subtree = item.endswith("/*")
             code = item[:-2] if subtree else item
             if table.level_of(code) is None:
-                raise invalid(name, f"未知节点代码 {code} / unknown node code {code}")
+                raise invalid(name, f"未知节点代码 {shown(code)} / unknown node code {shown(code)}")
             if code == issuer:
                 if not subtree:
                     raise invalid(name, f"指令对象须为本节点的下级，不能是本节点 {issuer} / a target must lie below "

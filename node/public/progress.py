@@ -116,8 +116,10 @@ def consumer_view(node: Node, case_id: str) -> dict[str, Any]:
         "handling_unit": unit_name(case["handling_node"]), "accepting_unit": unit_name(case["accepting_node"]),
         "dates": dates, "steps": steps, "result": result, "linked_case": case.get("linked_case"),
         "satisfaction": SATISFACTION_NAMES.get(satisfaction or "", ""),
+        # asked here already: at a copy the handler's answer comes back later, and a second
+        # rating sent meanwhile would overwrite the first at the handler
         "may_rate": case["kind"] == "complaint" and case["status"] in ("concluded",) and not satisfaction
-                    and case["accepting_node"] == node.code,
+                    and case["accepting_node"] == node.code and not _asked(case_id, "feedback"),
         "may_reopen": _may_reopen(node, case, concluded_at),
         "reopen_asked": _asked(case_id, "reopen"),
     }

@@ -23,6 +23,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext
 
 import node.stats as stats
+from node.audit import record
 from node.divisions import load_divisions
 from node.errors import NodeError
 from node.web.i18n import N_, is_english, localize
@@ -210,5 +211,7 @@ def dashboard_export(user):
         return _form_page(params, exc)
     figures = view["figures"]
     body = stats.dashboard_workbook(view, stats.value_labels(node))
+    record(node, user.login, "export", "stats", {"format": "xlsx", "scope": str(figures["scope"]),
+                                                 "from": str(figures["from"]), "to": str(figures["to"])})
     name = f"stats-{figures['scope']}-{figures['from']}-{figures['to']}.xlsx"
     return Response(body, mimetype=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})

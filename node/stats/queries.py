@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from node.errors import NodeError, invalid
+from node.errors import NodeError, invalid, shown
 from node.runtime import Node
 from node.stats.common import (
     BASES,
@@ -51,11 +51,11 @@ class Range:
 
 def parse_day(value: Any, name: str) -> date:
     if not isinstance(value, str) or not DATE_RE.match(value):
-        raise invalid(name, f"{name} 日期格式应为 YYYY-MM-DD：{str(value)[:20]!r} / {name} must be a date YYYY-MM-DD")
+        raise invalid(name, f"{name} 日期格式应为 YYYY-MM-DD：{shown(str(value), 20)!r} / {name} must be a date YYYY-MM-DD")
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise invalid(name, f"{name} 不是有效日期：{value} / {name} is not a valid date") from None
+        raise invalid(name, f"{name} 不是有效日期：{shown(value, 20)} / {name} is not a valid date") from None
 
 
 def parse_range(params: Mapping[str, Any], now: datetime, max_days: int, default_days: int = 30) -> Range:

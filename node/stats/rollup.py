@@ -14,7 +14,6 @@ from typing import Any
 
 from node import jobs
 from node.db import write_tx
-from node.errors import invalid
 from node.runtime import Node
 from node.stats.common import (
     DOC_DESIGNATE,
@@ -41,6 +40,7 @@ from node.stats.models import (
     StatsState,
 )
 from node.stats.snapshots import apply_direct, apply_snapshot, send_snapshots
+from node.web.paging import parse_limit
 from replication import topology
 from replication.registry import Registry
 
@@ -124,10 +124,7 @@ def status(node: Node) -> dict[str, Any]:
 def rejections(params: Mapping[str, Any]) -> dict[str, Any]:
     """``GET /api/v1/stats/rejections``: the newest snapshots ignored, each with its reason."""
     check_params(params, ("limit",))
-    try:
-        limit = min(max(int(params.get("limit") or 50), 1), 500)
-    except (TypeError, ValueError):
-        raise invalid("limit", "limit 须为正整数 / limit must be a positive integer") from None
+    limit = parse_limit(params.get("limit"), maximum=500)
     items = [{"id": r.id, "at": show_time(r.at), "kind": r.kind, "sender": r.sender, "origin": r.origin,
               "day": r.day, "version": int(r.version), "doc_id": r.doc_id, "code": r.code, "reason": r.reason}
              for r in StatsRejection.select().order_by(StatsRejection.id.desc()).limit(limit)]

@@ -1,6 +1,6 @@
 """Reading a request body: one JSON object or a 400 naming the problem (CONTRACT §5).
 
-Refused before any domain code sees it: invalid UTF-8, malformed JSON, nesting deeper than
+Refused before any domain code sees it: a body not declared JSON (415), invalid UTF-8, malformed JSON, nesting deeper than
 ``MAX_DEPTH`` (a 10,000-deep body used to end in a RecursionError and a 500), a key given twice
 (JSON parsers differ on which one wins, so the body is ambiguous) and a lone UTF-16 surrogate
 anywhere (it cannot be stored or written as UTF-8 later: the Atom feed, CAP XML, the database).
@@ -20,8 +20,19 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def json_body() -> dict:
-    """Parse the request body as a JSON object or raise 400 naming the problem."""
+    """Parse the request body as a JSON object or raise 400 naming the problem; a body not
+    declared ``application/json`` is a 415 (issue 13: ``text/plain`` was parsed as JSON, which
+    lets a plain HTML form on any site post to the API without a CORS preflight)."""
+    if not is_json_type(request.mimetype):
+        raise NodeError(415, "unsupported_media_type",
+                        "请求体须为 JSON，请设置 Content-Type: application/json / the body must be sent with "
+                        "Content-Type: application/json")
     return parse_json_object(request.get_data(cache=True))
+
+
+def is_json_type(mimetype: str) -> bool:
+    """``application/json`` or a ``+json`` type (parameters such as ``charset`` are ignored)."""
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
 def parse_json_object(raw: bytes, *, parse_float: Any = None) -> dict:

@@ -28,6 +28,15 @@ _HTTP_MESSAGES = {
 }
 
 
+def too_large_message(limit: int | None) -> str:
+    """The 413 of this path with this path's own limit (issue 13: the federation paths take
+    several MiB, yet their 413 said "1 MiB")."""
+    if not limit:
+        return _HTTP_MESSAGES[413][1]
+    mib = f"{limit / 1024 / 1024:.2f}".rstrip("0").rstrip(".")
+    return f"请求体超过 {mib} MiB（{limit:,} 字节）/ request body larger than {mib} MiB ({limit:,} bytes)"
+
+
 def error_response(err: NodeError):
     resp = jsonify(err.to_dict())
     resp.status_code = err.status
@@ -65,6 +74,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         code, message = _HTTP_MESSAGES.get(err.code or 500, ("http_error", err.description or "error"))
+        if err.code == 413:
+            message = too_large_message(request.max_content_length)
         return _respond(NodeError(err.code or 500, code, message))
 
     @app.errorhandler(Exception)

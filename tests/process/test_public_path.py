@@ -245,12 +245,6 @@ def test_a_phone_complaint_at_the_province_is_handled_at_the_county_told_rated_a
     assert max(delays.values()) < 20          # loose sanity bound only
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug, node/public/progress.py consumer_view: may_rate looks only at the copy's "
-    "outcome.satisfaction, which a province holding a copy learns only when the county's change comes back; "
-    "until then the survey is offered again and a second rating is accepted and overwrites the first at the "
-    "county (both feedback events land in the county's history). Fix: `and not _asked(case_id, 'feedback')` "
-    "in may_rate"))
 def test_a_survey_answered_at_the_province_is_answered_once(world):
     phone, case_id, query_code = file_at_province(world, **{"complainant.phone": "13912340000",
                                                             "summary": "回访只能一次"})
