@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser demo test bench i18n clean
+.PHONY: install browser tools demo test bench i18n clean
 
 install: $(STAMP)
 
@@ -25,6 +25,15 @@ browser:
 	    chromium chromium-driver chromium-l10n fonts-noto-cjk >/dev/null; \
 	else echo "chromium/chromedriver missing and not root: the browser tests will be skipped"; fi
 
+# The operations tests check the printed systemd unit with systemd's own verifier (Debian's
+# systemd package ships systemd-analyze); installed here where we run as root, like the browser.
+tools:
+	@if command -v systemd-analyze >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing systemd (systemd-analyze) for the service-unit test"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null; \
+	else echo "systemd-analyze missing and not root: the unit is checked by the Python reader only"; fi
+
 # Page catalogues: extract, merge into each domain's zh_CN .po, compile (node/web/catalogs.py).
 i18n: install
 	$(BIN)/python -m node.web.catalogs
@@ -34,7 +43,7 @@ demo: install
 
 # Three workers on two cores: a good part of the suite waits on PostgreSQL and on real
 # `serve` processes, not on the CPU (whole suite here: 9 min 16 s with two, 8 min 23 s with three).
-test: install browser
+test: install browser tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3 --dist loadfile
 
 bench: install

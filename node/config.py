@@ -130,7 +130,6 @@ class PublicSettings:
     code_ttl_minutes: int = 10                # a one-time code expires
     code_max_tries: int = 5                   # wrong tries before a code is spent
     require_phone_code: bool = True           # a complaint's phone is checked by SMS code
-    reopen_days: int = 15                     # a dissatisfied complainant may ask again this long after conclusion
     publish_hotspots: bool = True             # the front page shows this week's surges (categories, regions)
 
 

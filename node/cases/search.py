@@ -24,7 +24,6 @@ from node.cases.common import (
     DONE_STATUSES,
     LEADERSHIP_ROLES,
     READ_ROLES,
-    dumps,
     intake_context,
     load_case,
     load_history,

@@ -18,7 +18,16 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from node.cases.category_table import CategoryTable
-from node.cases.checks import check_date, check_email, check_phone, check_text, field_label, parse_money, parse_received_at, required_error
+from node.cases.checks import (
+    check_date,
+    check_email,
+    check_phone,
+    check_text,
+    field_label,
+    parse_money,
+    parse_received_at,
+    required_error,
+)
 from node.cases.extensions import validate_extensions
 from node.cases.standard import FIELD_SPECS, SERVER_FIELD_NAMES, SHANGHAI, SPECS_BY_NAME
 from node.cases.uscc import check_uscc, normalize_uscc

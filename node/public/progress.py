@@ -29,7 +29,7 @@ from node.cases import (
 from node.db import write_tx
 from node.errors import NodeError, invalid
 from node.public.models import PublicRequest
-from node.routing import unit_name
+from node.routing import reopen_within_days, unit_name
 from node.runtime import Node
 from node.web.catalogs import N_
 
@@ -134,7 +134,7 @@ def _may_reopen(node: Node, case: dict[str, Any], concluded_at: datetime | None)
         return False
     if case["accepting_node"] != node.code or _asked(case["id"], "reopen"):
         return False
-    return node.now() <= concluded_at + timedelta(days=node.config.public.reopen_days)
+    return node.now() <= concluded_at + timedelta(days=reopen_within_days(node))
 
 
 def give_feedback(node: Node, case_id: str, satisfaction: Any, comment: Any) -> None:
@@ -155,7 +155,8 @@ def give_feedback(node: Node, case_id: str, satisfaction: Any, comment: Any) -> 
 
 
 def ask_reopen(node: Node, case_id: str, reason: Any) -> None:
-    """A request to handle the case again, within ``public.reopen_days`` of conclusion: put to
+    """A request to handle the case again, within the rules' period after conclusion
+    (``reopen_within_days`` of ``supervision.toml``, as the ``reopen`` action): put to
     the handler as a comment on the case (the handler decides whether to ``reopen``)."""
     text = _text(reason, "reason", 1000)
     if not text:

@@ -20,6 +20,7 @@ imports routing. Inside the package:
 """
 from node.routing.custody import accused, holders, unit_name
 from node.routing.paths import cover
+from node.routing.tables import reopen_within_days
 from node.routing.supervision_actions import perform_action, plan_action
 from node.routing.supervision_view import reminder_history, supervision_board
 from node.routing.wiring import install_case_hooks, job_specs, register_handlers
@@ -30,4 +31,4 @@ __all__ = ["install_case_hooks", "job_specs", "register_handlers",
            # who holds a case, and the fewest documents that reach them all (node.evidence)
            "accused", "cover", "holders",
            # the bureau a node code stands for, as people are told it (node.public)
-           "unit_name"]
+           "unit_name", "reopen_within_days"]

@@ -361,3 +361,9 @@ def for_node(node: Node) -> Tables:
         t = load_tables(load_divisions(), [DEFAULT_DIR, Path(node.config.home) / "jurisdiction"])
         node.cache["jurisdiction"] = t
     return t
+
+
+def reopen_within_days(node: Any) -> int:
+    """How long after the conclusion a complainant may ask for a case to be handled again
+    (``supervision.toml``; the ``reopen`` action and the public portal both hold to it)."""
+    return int(for_node(node).supervision.reopen_within_days)

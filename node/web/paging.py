@@ -59,7 +59,7 @@ def query_digest(filters: Mapping[str, Any], **extra: Any) -> str:
 def _key(node: Any) -> bytes:
     key = node.extras.get(_KEY_SLOT)
     if key is None:
-        from node.web.session import load_secret   # the node's 0600 secret; lazily: it imports Flask
+        from node.web.session import load_secret  # the node's 0600 secret; lazily: it imports Flask
         key = hmac.new(load_secret(node.config.home_path), b"n12315 list cursor v1", hashlib.sha256).digest()
         node.extras[_KEY_SLOT] = key
     return key

@@ -92,8 +92,7 @@ def test_a_desk_order_cursor_is_signed_too(app_client):
     from node.errors import NodeError
     _seed(app_client)
     node = app_client.node
-    from node.accounts import User   # noqa: F401 - the actor type the desk passes
-    actor = type("A", (), {"role": "admin", "login": "t"})()
+    actor = type("Actor", (), {"role": "admin", "login": "t"})()
     with node.activate():
         page = search.search_cases(node, {}, actor, sort="received", limit=1)
         nxt = search.search_cases(node, {}, actor, sort="received", limit=1, cursor=page["next_cursor"])

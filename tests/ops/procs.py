@@ -62,18 +62,17 @@ def serving(cli: Sequence[str], home: Path, port: int, *, cwd: Path | None = Non
             env: dict[str, str] | None = None) -> Iterator[str]:
     """``n12315 serve`` on 127.0.0.1:port until the block ends; its output goes to serve.log
     in the home's folder (beside it, so a restore into an empty home is not disturbed)."""
-    log = open(home.parent / f"{home.name}.serve.log", "ab")
-    proc = subprocess.Popen([*cli, "--home", str(home), "serve", "--port", str(port)], cwd=cwd,
-                            stdout=log, stderr=subprocess.STDOUT, env=env or clean_env())
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
+    with open(home.parent / f"{home.name}.serve.log", "ab") as log:
+        proc = subprocess.Popen([*cli, "--home", str(home), "serve", "--port", str(port)], cwd=cwd,
+                                stdout=log, stderr=subprocess.STDOUT, env=env or clean_env())
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            wait_healthy(url, proc)
+            yield url
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -88,5 +88,13 @@ def test_installed_node_runs_and_links_from_any_directory(installed, tmp_path):
                 break
             time.sleep(0.5)
         assert report["answered"] == 1, report
+        doc = json.loads(ok(run(cli, homes["440305"], "doctor", "--json", cwd=tmp_path)).stdout)
+        checks = {c["name"]: c for c in doc["checks"]}
+        assert doc["ok"] and checks["link 440300"]["status"] == "ok", checks
+        assert checks["clock"]["status"] == "ok" and "440300" in checks["clock"]["detail"]
+    failing = run(cli, homes["440305"], "doctor", "--json", cwd=tmp_path)     # the parent has stopped
+    assert failing.returncode == 1
+    link = next(c for c in json.loads(failing.stdout)["checks"] if c["name"] == "link 440300")
+    assert link["status"] == "fail" and "unreachable" in link["detail"]
     links = json.loads(ok(run(cli, homes["440300"], "link", "list", "--json", cwd=tmp_path)).stdout)
     assert [(r["code"], r["role"], r["state"]) for r in links] == [("440305", "child", "active")]
