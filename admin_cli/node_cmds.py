@@ -48,7 +48,7 @@ def serve(ctx: Context, host: str, port: int, threads: int, no_jobs: bool) -> No
     SIGTERM or Ctrl-C stops it cleanly: the scheduler finishes its running job, the
     server closes its sockets.
     """
-    from waitress import create_server
+    from node.web.httpserver import create_server
 
     from node import jobs
     from node.app import create_app

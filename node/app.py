@@ -68,6 +68,10 @@ def create_app(node: Node) -> Flask:
         kick = node.extras.get("kick")
         if kick is not None and request.method == "POST" and response.status_code < 400:
             kick()
+        # messages queued by this request (a status change told, a one-time code): send now
+        wake = node.extras.get("wake")
+        if wake is not None and node.extras.pop("notify_pending", False):
+            wake("notify.flush")
         return response
 
     @app.teardown_request

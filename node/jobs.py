@@ -52,6 +52,7 @@ def start(node: Node) -> BackgroundScheduler:
         # catch-up starts at boot (rule 1): run every job once right away
         scheduler.add_job(_wrap(node, job_id, fn), id=f"{job_id}-boot", max_instances=1)
     scheduler.start()
+    node.extras["wake"] = lambda job_id: _kick(scheduler, job_id) if scheduler.get_job(job_id) else None
     if scheduler.get_job("replication.push") is not None:
         def kick() -> None:
             node.extras["push_dirty"] = True

@@ -58,6 +58,10 @@ def queue(node: Node, *, key: str, case_id: str, event: str, channel: str, to: s
             .on_conflict_ignore()
             .as_rowcount()       # SQLite's last row id stays set after an ignored insert
             .execute())
+    if made == 1:
+        # serve wakes the sender when the request that queued this ends (node.app), so a
+        # complainant hears of a change in about a second, not at the next interval
+        node.extras["notify_pending"] = True
     return made == 1
 
 
@@ -93,8 +97,21 @@ def send_now(node: Node, key_or_id: str | int) -> bool:
     return _attempt(node, n, node.now()) == "sent"
 
 
-def flush(node: Node, limit: int = 200) -> int:
-    """The ``notify.flush`` job: send what is due; returns how many went. A channel whose
+def flush(node: Node, limit: int = 200, budget_s: float = 20.0) -> int:
+    """The ``notify.flush`` job: send what is due, batch after batch while batches come back
+    full and ``budget_s`` lasts (a burst of filings is told in one run, not one batch per
+    interval); returns how many went."""
+    started = time.monotonic()
+    total = 0
+    while True:
+        sent, full = _flush_batch(node, limit)
+        total += sent
+        if not full or not sent or time.monotonic() - started > budget_s:
+            return total
+
+
+def _flush_batch(node: Node, limit: int) -> tuple[int, bool]:
+    """One batch: ``(sent, the batch was full)``. A channel whose
     sender fails ``STREAK`` times in a row is left for the next run, so a gateway that is down
     costs a few timeouts per run, not one per waiting message."""
     settings = node.config.notify
@@ -116,7 +133,7 @@ def flush(node: Node, limit: int = 200) -> int:
                  .execute())
             log.warning("notify: %d %s message(s) wait: no %s sender configured", waiting, channel, channel)
     if not open_channels:
-        return 0
+        return 0, False
     due = list(Notification.due(_db_time(now), limit).where(Notification.channel.in_(open_channels)))
     sent, streak = 0, dict.fromkeys(open_channels, 0)
     for n in due:
@@ -130,7 +147,7 @@ def flush(node: Node, limit: int = 200) -> int:
             streak[n.channel] += 1
             if streak[n.channel] == STREAK:
                 log.warning("notify: %s failed %d times in a row; the rest wait for the next run", n.channel, STREAK)
-    return sent
+    return sent, len(due) >= limit
 
 
 def _attempt(node: Node, n: Notification, now: datetime) -> str:

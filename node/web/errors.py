@@ -34,7 +34,7 @@ def too_large_message(limit: int | None) -> str:
     if not limit:
         return _HTTP_MESSAGES[413][1]
     mib = f"{limit / 1024 / 1024:.2f}".rstrip("0").rstrip(".")
-    return f"请求体超过 {mib} MiB（{limit:,} 字节）/ request body larger than {mib} MiB ({limit:,} bytes)"
+    return f"请求体超过 {mib} MiB（{limit:,} 字节） / request body larger than {mib} MiB ({limit:,} bytes)"
 
 
 def error_response(err: NodeError):

@@ -241,7 +241,7 @@ def test_search_and_paging_over_http(app_client):
     assert len(page["items"]) == 1 and page["next_cursor"]
     rest = app_client.get(CASES, query_string={"limit": 1, "cursor": page["next_cursor"]}).get_json()
     assert rest["items"][0]["id"] != page["items"][0]["id"] and rest["next_cursor"] is None
-    assert_error(app_client.get(CASES, query_string={"limit": "many"}), 422, "invalid", "limit")
+    assert_error(app_client.get(CASES, query_string={"limit": "many"}), 400, "invalid_limit", "limit")
     assert_error(app_client.get(CASES, query_string={"status": "open"}), 422, "invalid_enum", "status")
     assert_error(app_client.get(CASES, query_string={"sort": "id"}), 422, "unknown_field", "sort")
 

@@ -139,7 +139,7 @@ def test_strings_are_stripped_and_uscc_upper_cased() -> None:
 @pytest.mark.parametrize(
     ("raw", "normalised"),
     [("0", "0.00"), ("1299", "1299.00"), ("1299.5", "1299.50"), ("007.10", "7.10"),
-     (" 12.34 ", "12.34"), ("999999999999.99", "999999999999.99")],
+     ("12.34", "12.34"), ("999999999999.99", "999999999999.99")],
 )
 def test_money_normalised(raw: str, normalised: str) -> None:
     assert validate(mutate(complaint(), "amount", raw)).amount == normalised
