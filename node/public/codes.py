@@ -65,7 +65,10 @@ def prepare_query_code(node: Node) -> tuple[str, str]:
 
 def store_query_code(node: Node, case_id: str, code_hash: str) -> None:
     """Keep a prepared code's hash for a case (in the caller's transaction)."""
-    QueryCode.insert(case_id=case_id, code_hash=code_hash, created_at=_now(node)).on_conflict_replace().execute()
+    (QueryCode.insert(case_id=case_id, code_hash=code_hash, created_at=_now(node))
+        .on_conflict(conflict_target=[QueryCode.case_id],
+                     update={QueryCode.code_hash: code_hash, QueryCode.created_at: _now(node)})
+        .execute())
 
 
 def new_query_code(node: Node, case_id: str) -> str:

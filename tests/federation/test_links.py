@@ -153,13 +153,13 @@ def test_join_request_must_be_signed_and_prove_the_key(net):
     assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "unsigned"
     # Signed by another key than the one in the body.
     other = keys.generate_keypair("440305#1")
-    resp = net.session.post(url, data=canonical_bytes(good), auth=RequestSigner(
-        other, clock=lambda: child.now().timestamp()))
+    resp = net.session.post(url, data=canonical_bytes(good), headers={"Content-Type": "application/json"},
+                            auth=RequestSigner(other, clock=lambda: child.now().timestamp()))
     assert resp.status_code == 401 and resp.json()["error"]["code"] == "bad_signature"
     # Proof made for another token.
     bad = dict(good, proof=links.join_proof(token + "x", info, child.keypair))
-    resp = net.session.post(url, data=canonical_bytes(bad), auth=RequestSigner(
-        child.keypair, clock=lambda: child.now().timestamp()))
+    resp = net.session.post(url, data=canonical_bytes(bad), headers={"Content-Type": "application/json"},
+                            auth=RequestSigner(child.keypair, clock=lambda: child.now().timestamp()))
     assert resp.status_code == 401 and resp.json()["error"]["code"] == "bad_proof"
     assert rows(parent)[0] == 0
     # The same request, done right, works; the token is then spent.
