@@ -53,14 +53,25 @@ def serve(ctx: Context, host: str, port: int, threads: int, no_jobs: bool) -> No
     from node import jobs
     from node.app import create_app
 
+    from node.web.logjson import FORMATS, use_format
+
     node = ctx.node(background_checkpoint=not no_jobs)   # the db.checkpoint job runs it
+    http = node.config.http
+    if http.log_format not in FORMATS:
+        raise click.ClickException(f"http.log_format 须为 text 或 json：{http.log_format[:20]} / http.log_format must be "
+                                   f"text or json")
     logging.getLogger().setLevel(node.config.log_level)
+    use_format(http.log_format)
     app = create_app(node)
     app.config["BIND_THREADS_FOR_GOOD"] = True  # one node in this process: bind each worker once
     try:
+        # Behind a TLS reverse proxy, waitress takes the client's address and scheme from the
+        # forwarded headers of that proxy only (docs/operations.md); anyone else's are dropped.
+        proxy = {"trusted_proxy": http.trusted_proxy, "trusted_proxy_count": http.trusted_proxy_count,
+                 "trusted_proxy_headers": http.trusted_proxy_headers} if http.trusted_proxy else {}
         server = create_server(app, host=host, port=port, threads=threads, ident="n12315",
                                clear_untrusted_proxy_headers=True,
-                               max_request_body_size=app.config["MAX_REQUEST_BYTES"])
+                               max_request_body_size=app.config["MAX_REQUEST_BYTES"], **proxy)
     except OSError as exc:
         raise click.ClickException(f"无法监听 {host}:{port}：{exc.strerror} / cannot listen on {host}:{port}") from None
     scheduler = None if no_jobs else jobs.start(node)
@@ -70,6 +81,7 @@ def serve(ctx: Context, host: str, port: int, threads: int, no_jobs: bool) -> No
 
     signal.signal(signal.SIGTERM, _stop)
     click.echo(f"节点 {node.code} {node.config.name} 正在服务 / serving on http://{host}:{port}", err=True)
+    log.info("serving node %s on %s:%s (%d threads, jobs %s)", node.code, host, port, threads, "off" if no_jobs else "on")
     sys.stderr.flush()
     try:
         server.run()

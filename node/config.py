@@ -101,6 +101,16 @@ class EvidenceSettings:
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """How ``serve`` faces the network (issue 13 item 9, issue 16 item 3; docs/operations.md)."""
+    trusted_proxy: str = ""               # address of the TLS reverse proxy whose forwarded headers count ("" = none)
+    trusted_proxy_count: int = 1          # proxies in front of the node (hops of X-Forwarded-For to trust)
+    trusted_proxy_headers: str = "x-forwarded-for x-forwarded-proto"
+    log_format: str = "text"              # "json": one JSON object per log line (for a log collector)
+    allow_http_peers: bool = False        # peers over plain http:// beyond this machine (a closed test network only)
+
+
+@dataclass(frozen=True)
 class NotifySettings:
     """Senders that reach people (issue 12 item 4; docs/notifications.md). Empty URL or host:
     that channel is off (messages for it wait, visible in the delivery log)."""
@@ -174,6 +184,7 @@ class NodeConfig:
     desk: DeskSettings = field(default_factory=DeskSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
     public: PublicSettings = field(default_factory=PublicSettings)
     accounts: AccountSettings = field(default_factory=AccountSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
@@ -195,6 +206,7 @@ SECTIONS: dict[str, type] = {
     "desk": DeskSettings,
     "evidence": EvidenceSettings,
     "notify": NotifySettings,
+    "http": HttpSettings,
     "public": PublicSettings,
     "accounts": AccountSettings,
     "audit": AuditSettings,

@@ -29,6 +29,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+# The in-process harness names its nodes http://<code>.test (RFC 6761 names that resolve nowhere):
+# a closed test network, which a node accepts as peers only when told so (node/network/peers.py;
+# tests/node/network/test_peers.py turns it off again to see the refusal).
+os.environ.setdefault("N12315_HTTP__ALLOW_HTTP_PEERS", "true")
+
 PG_ENV = "N12315_TEST_PG"
 DEFAULT_NOW = datetime(2026, 9, 30, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 

@@ -195,7 +195,9 @@ def join_parent(node: Node, parent_url: str, token: str, pull_only: bool = False
     (a county moved to another prefecture, F19), move what was queued for the old parent
     to the new one so nothing is lost across the switch."""
     from node.divisions import load_divisions
+    from node.network.peers import check_peer_url
     from replication import reroute
+    check_peer_url(node, parent_url, "parent")
     with node.activate():
         old = Link.get_or_none((Link.role == "parent") & (Link.state == "active"))
         old_code = old.code if old else None

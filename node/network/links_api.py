@@ -16,6 +16,7 @@ from federation import httpsig, links, trust
 from federation.records import TrustError
 from node.divisions import load_divisions
 from node.errors import NodeError
+from node.network.peers import check_peer_url
 from node.web.auth import current_node
 from node.web.body import json_body
 
@@ -59,6 +60,8 @@ def join():
         raise NodeError(400, "malformed", "缺少 child.key_id / child.public_key / child key missing",
                         "child")
     key_id, public_key = child["key_id"], child["public_key"]
+    if isinstance(child.get("url"), str):
+        check_peer_url(node, child["url"], "child.url")
     now = node.now()
     try:
         httpsig.verify_request(
