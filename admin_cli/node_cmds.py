@@ -48,11 +48,9 @@ def serve(ctx: Context, host: str, port: int, threads: int, no_jobs: bool) -> No
     SIGTERM or Ctrl-C stops it cleanly: the scheduler finishes its running job, the
     server closes its sockets.
     """
-    from node.web.httpserver import create_server
-
     from node import jobs
     from node.app import create_app
-
+    from node.web.httpserver import create_server
     from node.web.logjson import FORMATS, use_format
 
     node = ctx.node(background_checkpoint=not no_jobs)   # the db.checkpoint job runs it

@@ -115,10 +115,10 @@ def describers() -> list[Callable[[dict], None]]:
     from node.cases import openapi as cases_doc
     from node.directives import openapi as directives_doc
     from node.evidence import openapi as evidence_doc
+    from node.network import openapi as network_doc
     from node.open311 import openapi as open311_doc
     from node.public import openapi as public_doc
     from node.publicity import openapi as publicity_doc
-    from node.network import openapi as network_doc
     from node.routing import api as routing_api
     from node.stats import api as stats_api
     return [cases_doc.describe, network_doc.describe, directives_doc.describe, stats_api.describe,

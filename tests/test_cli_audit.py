@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from tests.test_cli import assert_refused, county, run  # noqa: F401  (county: the fixture)
+from tests import test_cli
+from tests.test_cli import assert_refused, run
+
+county = test_cli.county   # the CLI tests' node fixture, used here by name
 
 
 def _app_for(home):

@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 from node.directives import documents, warnings
-from node.directives.warnings import public_feed as public_warnings
 from node.directives.cap_directives import cap_ack_xml, cap_xml
 from node.directives.common import (
     ACK_ROLES,
@@ -41,6 +40,7 @@ from node.directives.reminders import check_overdue
 from node.directives.service import acknowledge, add_report, cancel, issue, update
 from node.directives.store import messages
 from node.directives.targets import expected_codes, is_target, leads_into, normalise_targets
+from node.directives.warnings import public_feed as public_warnings
 from node.runtime import Node
 from replication.registry import Registry
 

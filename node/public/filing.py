@@ -60,9 +60,7 @@ def form_body(form: Mapping[str, Any]) -> dict[str, Any]:
         body.get("complainant", {}).pop("anonymous", None)
     elif not body.get("complainant", {}).get("anonymous"):
         body.get("complainant", {}).pop("anonymous", None)
-    if kind != "complaint":
-        body.pop("also_report", None)
-    elif not body.get("also_report"):
+    if kind != "complaint" or not body.get("also_report"):
         body.pop("also_report", None)
     if isinstance(body.get("amount"), str):
         body["amount"] = body["amount"].replace(",", "").replace("，", "").strip("¥￥元 ")

@@ -7,8 +7,8 @@ register's extract can load more with ``load_firms`` (CSV: uscc, name, region_co
 from __future__ import annotations
 
 import re
-from datetime import UTC
 from collections.abc import Iterable, Mapping
+from datetime import UTC
 from typing import Any
 
 from peewee import fn

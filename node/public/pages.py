@@ -49,7 +49,7 @@ def _too_large(_exc: RequestEntityTooLarge):
 @bp.get("/")
 @public_page
 def front(node: Node):
-    from node.publicity import recent_disclosures   # written beside this page (issue 12 item 6)
+    from node.publicity import recent_disclosures  # written beside this page (issue 12 item 6)
     warnings = [w for w in public_warnings(node, None, 20) if w["kind"] != "typical_case"][:5]
     return render_public("public/front.html", warnings=warnings, typical=public_warnings(node, "typical_case", 3),
                          disclosures=recent_disclosures(node, 5), hot=_hot_categories(node))

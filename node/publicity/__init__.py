@@ -16,7 +16,6 @@ neither cases nor routing import it.
 """
 from __future__ import annotations
 
-
 from peewee import Database
 
 from node.cases import Case, CaseEvent, install_extension

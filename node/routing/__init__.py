@@ -20,9 +20,9 @@ imports routing. Inside the package:
 """
 from node.routing.custody import accused, holders, unit_name
 from node.routing.paths import cover
-from node.routing.tables import reopen_within_days
 from node.routing.supervision_actions import perform_action, plan_action
 from node.routing.supervision_view import reminder_history, supervision_board
+from node.routing.tables import reopen_within_days
 from node.routing.wiring import install_case_hooks, job_specs, register_handlers
 
 __all__ = ["install_case_hooks", "job_specs", "register_handlers",

@@ -23,7 +23,7 @@ def serve(tmp_path, env: dict[str, str]):
     home = tmp_path / "node"
     cli_cmd(home, "init", "--level", "county", "--code", "440305", "--name", "深圳市南山区市场监督管理局",
             "--url", f"http://127.0.0.1:{port}")
-    log = open(tmp_path / "serve.log", "wb")
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - the child writes to it; closed after it stops
     proc = subprocess.Popen([sys.executable, "-m", "admin_cli", "--home", str(home), "serve", "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
