@@ -253,4 +253,9 @@ def pytest_collection_modifyitems(session, config, items):
 LONGEST_FILES = ("tests/network/test_stats.py", "tests/network/test_case_routing.py",
                  "tests/process/test_real_cluster.py", "tests/network/test_directives.py",
                  "tests/network/test_replication_faults.py", "tests/process/test_case_routing_process.py",
-                 "tests/process/test_public_path.py", "tests/browser/test_desk_flow.py")
+                 "tests/process/test_public_path.py", "tests/browser/test_desk_flow.py",
+                 # issue 12/13/16 files that start processes or build a wheel: early, not in the tail
+                 "tests/ops/test_package.py", "tests/ops/test_operations_manual.py",
+                 "tests/ops/test_backup_restore.py", "tests/ops/test_service_doctor_migrate.py",
+                 "tests/test_cli_audit.py", "tests/browser/test_public_portal.py",
+                 "tests/node/open311/test_clients.py", "tests/node/open311/test_cli.py")
