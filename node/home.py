@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -25,6 +26,8 @@ from node import db as dbmod
 from node import domains, migrations
 from node.config import NODE_FILE, default_db_url, load_config, render_node_toml
 from node.errors import NodeError
+from node.privacy import keys as data_keys
+from node.privacy import sealing
 from node.runtime import Clock, Node, system_clock
 
 log = logging.getLogger(__name__)
@@ -116,6 +119,8 @@ def _create_database(stage: Path, db_url: str | None, code: str, key_id: str, pu
         undo.append(forget_file)
     private_db_file(effective)
     db = dbmod.open_database(effective)
+    # the data key (issue 13 item 1): in the staged home's keys/, or N12315_DATA_KEY
+    data_keys.bind_keyring(db, data_keys.load_keyring(stage, create=True))
     try:
         if not dbmod.is_sqlite(db):
             with db.bind_ctx([LocalState]):
@@ -219,6 +224,7 @@ def open_node(home: str | Path, *, clock: Clock = system_clock,
     private_db_file(config.db_url)
     db = dbmod.open_database(config.db_url, background_checkpoint=background_checkpoint)
     try:
+        attach_data_key(home_path, db, environ)
         version = migrations.migrate(db) if migrate else latest_schema()
     except NodeError:
         raise
@@ -237,7 +243,36 @@ def open_node(home: str | Path, *, clock: Clock = system_clock,
     except fkeys.KeyFileError as exc:
         raise NodeError(500, "key_file", str(exc)) from None
     pair = fkeys.keypair_from_private(key_id, private)
+    try:
+        # issue 13 item 2: the X25519 seal key, made at init and on the first open of an older home
+        sealing.ensure_seal_key(home_path)
+    except OSError as exc:
+        raise NodeError(500, "key_file", f"无法创建加密密钥 / cannot create the seal key: {exc.strerror}") from None
     return Node(config=config, db=db, keypair=pair, clock=clock, transport=transport)
+
+
+ENCRYPTED_SINCE = 13   # the migration that encrypts personal data at rest (issue 13 item 1)
+
+
+def attach_data_key(home: Path, db: Any, environ: dict[str, str] | None = None) -> data_keys.Keyring:
+    """Bind the node's data key to ``db`` (issue 13 item 1). A home older than migration 13 gets
+    its first key here; a newer one without its key is refused — a fresh key would leave every
+    encrypted value unreadable (restored from a backup made without ``--with-keys``, say)."""
+    try:
+        ring = data_keys.load_keyring(home, environ)
+    except data_keys.DataKeyError as exc:
+        if exc.code != "data_key_missing" or _schema_at(db) >= ENCRYPTED_SINCE:
+            raise
+        ring = data_keys.create_key_file(home)
+    data_keys.bind_keyring(db, ring)
+    return ring
+
+
+def _schema_at(db: Any) -> int:
+    if not db.table_exists("schema_version"):
+        return 0
+    with db.bind_ctx([dbmod.SchemaVersion]):
+        return max([r.version for r in dbmod.SchemaVersion.select()] or [0])
 
 
 def latest_schema() -> int:

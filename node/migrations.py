@@ -97,6 +97,43 @@ def _m0011_audit_log(db: Database) -> None:
     migrate_tokens(db)
 
 
+def _m0012_import_records(db: Database) -> None:
+    """Bulk import (issue 15 item 3): ``import_record``, legacy id → case id, unique on the
+    legacy id so a re-run of the same export imports nothing twice."""
+    from node import imports
+    imports.migrate_tables(db)
+
+
+def _m0013_personal_data_encrypted(db: Database) -> None:
+    """Personal data encrypted at rest (issue 13 item 1; docs/privacy.md): the keyed-hash column
+    behind same-phone look-ups, TEXT for the encrypted columns PostgreSQL held as VARCHAR(255),
+    then every value written before this migration encrypted in place, batch by batch, under
+    the data key ``open_node`` bound to ``db`` (made on the first open of an older home)."""
+    from node.privacy import encrypted_columns
+    from node.privacy.rotate import encrypt_plain_rows
+    have = {c.name for c in db.get_columns("case")}
+    if "complainant_phone_hash" not in have:
+        db.execute_sql('ALTER TABLE "case" ADD COLUMN complainant_phone_hash VARCHAR(255)')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS case_complainant_phone_hash ON "case" (complainant_phone_hash)')
+    models = dbmod.all_models()
+    if not dbmod.is_sqlite(db):
+        for model, field in encrypted_columns(models):
+            table = model._meta.table_name
+            types = {c.name: c.data_type.lower() for c in db.get_columns(table)}
+            if types.get(field.column_name, "text") != "text":
+                db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{field.column_name}" TYPE TEXT')
+    with db.bind_ctx(models):
+        encrypt_plain_rows(db, models)
+
+
+def _m0014_trigram_index(db: Database) -> None:
+    """The PostgreSQL substring-search index again, now with the ``pg_trgm`` extension in
+    ``public`` and its operator class named with that schema (issue 15 item 2): under the
+    node's own ``search_path`` the unqualified ``gin_trgm_ops`` was not found, the index was
+    never made and every search scanned the table. A no-op on SQLite (its FTS table exists)."""
+    create_search_index(db)
+
+
 MIGRATIONS: list[dbmod.Migration] = [
     (1, "initial schema", _m0001_initial),
     (2, "ping arrival order", _m0002_ping_arrival),
@@ -109,6 +146,9 @@ MIGRATIONS: list[dbmod.Migration] = [
     (9, "open311 keys", _m0009_open311),
     (10, "complaint publicity", _m0010_publicity),
     (11, "audit log", _m0011_audit_log),
+    (12, "bulk import: legacy ids", _m0012_import_records),
+    (13, "personal data encrypted at rest", _m0013_personal_data_encrypted),
+    (14, "substring search index with a schema-qualified operator class", _m0014_trigram_index),
 ]
 
 

@@ -24,6 +24,7 @@ from node.cases.triage import triage
 from node.cases.validate import validate_case_input
 from node.db import write_tx
 from node.errors import bad_request, invalid
+from node.privacy import complainant_hashes, keyring_of
 from node.runtime import Node
 
 
@@ -76,6 +77,8 @@ def create_case(node: Node, payload: Any, actor: Any) -> dict[str, Any]:
     at = db_time(now)
     received_at = db_time(inp.received_at)
     complainant = dumps(inp.complainant.to_dict() if inp.complainant else None)
+    # the keyed hash behind same-phone look-ups: the column is encrypted (issue 13 item 1)
+    hashes = complainant_hashes(keyring_of(node.db), inp.complainant.to_dict() if inp.complainant else None)
     respondent = dumps(inp.respondent.to_dict() if inp.respondent else None)
     resp_name = (inp.respondent.name if inp.respondent else None) or ""
     search_text = "\n".join(t for t in (inp.summary, inp.description or "", resp_name) if t)
@@ -92,7 +95,7 @@ def create_case(node: Node, payload: Any, actor: Any) -> dict[str, Any]:
                 "urgency": urgency, "status": "registered", "category": inp.category,
                 "summary": inp.summary, "description": inp.description or "",
                 "demand": inp.demand or "", "occurred_on": inp.occurred_on,
-                "complainant": complainant, "respondent": respondent,
+                "complainant": complainant, **hashes, "respondent": respondent,
                 "respondent_name": resp_name, "respondent_region": inp.region_code,
                 "respondent_uscc": inp.respondent.uscc if inp.respondent else None,
                 "amount": inp.amount, "amount_recovered": inp.amount_recovered,

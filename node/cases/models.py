@@ -21,6 +21,7 @@ from peewee import (
 )
 
 from federation.storage import BaseModel
+from node.privacy import EncryptedTextField
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ class Case(BaseModel):
     description = TextField(default="")
     demand = TextField(default="")            # what the complainant asks for (issue 12, publicity)
     occurred_on = DateField(null=True)        # when the dispute arose (issue 12, publicity)
-    complainant = TextField(default="{}")     # JSON
+    complainant = EncryptedTextField(default="{}")   # JSON, encrypted at rest (issue 13 item 1)
+    complainant_phone_hash = CharField(null=True, index=True)   # keyed hash: same-phone look-ups
     respondent = TextField(default="{}")      # JSON
     respondent_name = CharField(default="")
     respondent_region = CharField(null=True, index=True)
@@ -156,10 +158,17 @@ def create_search_index(db: Database) -> None:
             "case_id UNINDEXED, body, tokenize='trigram')")
     else:
         try:
+            # The extension lives in ``public``, not in the node's schema (``search_path`` is the
+            # node's own): a node schema dropped with CASCADE would take the extension, and every
+            # other node's index, with it. The operator class is named with its schema, so no
+            # node needs a wider ``search_path`` (issue 15 item 2).
             with db.atomic():
-                db.execute_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+                db.execute_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+            row = db.execute_sql("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+                                 "ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'").fetchone()
+            opclass = f'"{row[0]}".gin_trgm_ops'
             with db.atomic():
                 db.execute_sql("CREATE INDEX IF NOT EXISTS case_search_trgm ON \"case\" "
-                               "USING gin (search_text gin_trgm_ops)")
+                               f"USING gin (search_text {opclass})")
         except Exception as exc:  # the server may refuse CREATE EXTENSION to non-superusers
             log.warning("pg_trgm unavailable, substring search scans the table: %s", exc)

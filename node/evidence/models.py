@@ -19,6 +19,7 @@ from __future__ import annotations
 from peewee import AutoField, BigIntegerField, BlobField, CharField, DateTimeField, IntegerField
 
 from federation.storage import BaseModel
+from node.privacy import EncryptedTextField
 
 
 class Evidence(BaseModel):
@@ -27,7 +28,7 @@ class Evidence(BaseModel):
     sha256 = CharField(max_length=64)
     size = BigIntegerField()
     media_type = CharField(max_length=64)
-    file_name = CharField(max_length=255)
+    file_name = EncryptedTextField()         # a name may name a person: encrypted at rest (issue 13 item 1)
     uploaded_by = CharField(max_length=64)
     uploaded_at = DateTimeField()            # naive UTC, as every stored time
     node = CharField(max_length=16)          # where it was uploaded

@@ -16,6 +16,7 @@ from datetime import datetime
 from peewee import AutoField, BooleanField, CharField, DateTimeField, IntegerField, TextField
 
 from federation.storage import BaseModel
+from node.privacy import EncryptedTextField
 
 
 class Notification(BaseModel):
@@ -24,9 +25,11 @@ class Notification(BaseModel):
     case_id = CharField(index=True)          # "" for messages about no case (one-time codes)
     version = IntegerField()
     status = CharField()                     # the case status told of ("" when none)
-    recipient = CharField(default="")        # the person's name, as staff see it in the case
-    address = CharField(default="")          # phone or e-mail address: masked in every listing
-    message = TextField()
+    # the person's name, their phone or e-mail, and the text (which names them): encrypted at
+    # rest (issue 13 item 1); the address is masked in every listing
+    recipient = EncryptedTextField(default="")
+    address = EncryptedTextField(default="")
+    message = EncryptedTextField()
     state = CharField(default="pending", index=True)   # pending | sent | failed
     sender = CharField(default="")
     attempts = IntegerField(default=0)

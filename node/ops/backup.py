@@ -215,6 +215,13 @@ def restore_backup(src: Path, home: Path, passphrase: str, *, keys_from: Path | 
                 raise backup_error("备份不含密钥：请用 --keys-from 指定原节点的 keys 目录 / the backup holds no "
                                    "keys: give the old node's keys folder with --keys-from", "keys_missing")
             shutil.copytree(keys_from, target / "keys")
+        if not (target / "keys" / "data.key").exists() and not os.environ.get("N12315_DATA_KEY", "").strip() \
+                and int(manifest.get("schema_version") or 0) >= 13:
+            # issue 13 item 1: without it every encrypted personal field of the restored store is lost
+            raise backup_error("备份与 --keys-from 目录都不含数据密钥 keys/data.key：请把原节点的 data.key 放进 "
+                               "--keys-from 目录，或设置环境变量 N12315_DATA_KEY / the data key is missing: put "
+                               "the old node's keys/data.key into the --keys-from folder, or set N12315_DATA_KEY",
+                               "data_key_missing")
         os.chmod(target / "keys", 0o700)
         for key in (target / "keys").iterdir():
             os.chmod(key, 0o600)

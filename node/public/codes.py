@@ -15,6 +15,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from node.db import write_tx
+from node.privacy import normalise_phone
 from node.public.models import PhoneCode, QueryCode
 from node.runtime import Node
 from node.web.session import load_secret
@@ -86,8 +87,9 @@ def query_code_matches(node: Node, case_id: str, typed: str) -> bool:
 
 
 def phone_key(node: Node, phone: str) -> str:
-    """A keyed hash of a phone (digits only): rate limits and codes never hold the number."""
-    digits = "".join(ch for ch in str(phone) if ch.isdigit())
+    """A keyed hash of a phone (normalised as the case look-up does: full-width digits, spaces and
+    ``+86`` fold together): rate limits and codes never hold the number."""
+    digits = normalise_phone(phone)
     return hmac.new(_pepper(node), b"phone:" + digits.encode(), hashlib.sha256).hexdigest()
 
 

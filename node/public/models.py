@@ -10,6 +10,7 @@ from __future__ import annotations
 from peewee import AutoField, CharField, DateTimeField, IntegerField, TextField
 
 from federation.storage import BaseModel
+from node.privacy import EncryptedTextField
 
 
 class QueryCode(BaseModel):
@@ -49,7 +50,7 @@ class PublicRequest(BaseModel):
     case_id = CharField(index=True)
     kind = CharField()                    # feedback | reopen
     satisfaction = CharField(default="")
-    text = TextField(default="")
+    text = EncryptedTextField(default="")   # the consumer's own words: encrypted at rest (issue 13 item 1)
     created_at = DateTimeField()
 
 

@@ -7,7 +7,6 @@ raw); a limit reached answers 429 with ``Retry-After`` and a plain Chinese messa
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, redirect, request, session
@@ -17,6 +16,7 @@ from node.cases import OUTCOMES, Case
 from node.directives import public_warnings
 from node.divisions import load_divisions
 from node.errors import NodeError, invalid
+from node.privacy import keyring_of, phone_hashes
 from node.public import codes, filing, firms, limits, progress
 from node.runtime import Node
 from node.stats import hotspots
@@ -211,9 +211,10 @@ def track_by_phone(node: Node):
     if not phone or not codes.use_phone_code(node, phone, "track", request.form.get("phone_code") or ""):
         return render_public("public/track.html", status=404, phone=phone, code_sent=True, values={},
                              error=localize("验证码不正确或已过期 / the code is wrong or expired"))
-    # the stored complainant JSON, as intake writes it (the desk's duplicate hint reads it so too)
+    # the keyed hash of the normalised phone: the complainant column is encrypted (issue 13 item 1)
+    hashes = phone_hashes(keyring_of(node.db), phone) or [""]
     rows = (Case.select(Case.case_id, Case.kind, Case.status, Case.received_at, Case.summary)
-            .where(Case.complainant.contains('"phone":' + json.dumps(phone, ensure_ascii=False))
+            .where(Case.complainant_phone_hash.in_(hashes)
                    & (Case.accepting_node == node.code))
             .order_by(Case.received_at.desc()).limit(TRACKED_MAX))
     found = list(rows)
