@@ -199,6 +199,25 @@ def rotate(ctx: Context) -> None:
     click.echo(f"  {node.keypair.public_b64}")
 
 
+@key.command("rotate-seal")
+@pass_ctx
+@one_line_errors
+def rotate_seal(ctx: Context) -> None:
+    """启用新加密密钥（X25519）；旧私钥保留以开启旧密封件 / start a new seal key (issue 13 item 2);
+    the old private keys stay to open envelopes sealed before."""
+    from node.privacy import sealing
+
+    node = ctx.node()
+    n, public = sealing.rotate_seal_key(node.config.home_path)
+    with node.activate():
+        resigned = sealing.publish_rotated_key(node.keypair, public, node.now())
+        record(node, "cli", "key.rotate_seal", node.code, {"seal_key": n})
+    click.echo(f"已启用新加密密钥 seal-key-{n}（旧密钥保留） / new seal key seal-key-{n}; older ones kept for opening")
+    click.echo(f"  {public}")
+    click.echo("节点记录已重新签发 / node record re-signed" if resigned else
+               "随本节点发出的案件文档告知各节点 / peers learn it from the case documents this node sends")
+
+
 def register(cli: click.Group) -> None:
     for group in (link, key):
         cli.add_command(group)

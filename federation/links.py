@@ -19,6 +19,8 @@ Refusals raise ``LinkError(status, code, message, field)``; ``node/web`` and the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping
@@ -72,6 +74,9 @@ RECORDS_DOC_KIND = "node-records"
 NODE_PATH = "/federation/v1/node"
 JOIN_PATH = "/federation/v1/join"
 _CHILD_FIELDS = ("code", "level", "name", "url", "key_id", "public_key")
+# ``seal_key``: the child's X25519 key for sealed personal data (issue 13 item 2); a child of
+# an earlier release sends none
+_CHILD_OPTIONAL = frozenset({"pull_only", "seal_key"})
 
 #: ``check_code(level, code)`` raises (any exception with a ``message`` or ``str``) when
 #: the code does not fit the level in the national division table.
@@ -180,9 +185,9 @@ def create_invite(
 def _check_child_info(info: object) -> dict[str, Any]:
     if not isinstance(info, Mapping):
         raise LinkError(400, "malformed", "child 须为 JSON 对象 / child must be an object", "child")
-    if not set(_CHILD_FIELDS) <= set(info) <= set(_CHILD_FIELDS) | {"pull_only"}:
+    if not set(_CHILD_FIELDS) <= set(info) <= set(_CHILD_FIELDS) | _CHILD_OPTIONAL:
         missing = sorted(set(_CHILD_FIELDS) - set(info))
-        extra = sorted(set(info) - set(_CHILD_FIELDS) - {"pull_only"})
+        extra = sorted(set(info) - set(_CHILD_FIELDS) - _CHILD_OPTIONAL)
         raise LinkError(
             422, "invalid",
             f"child 字段不符 / child fields: missing {missing}, unexpected {extra}", "child",
@@ -197,6 +202,15 @@ def _check_child_info(info: object) -> dict[str, Any]:
     out: dict[str, Any] = {name: str(info[name]) for name in _CHILD_FIELDS}
     if "pull_only" in info:
         out["pull_only"] = info["pull_only"]   # signed with the rest by the key proof
+    if "seal_key" in info:
+        seal_key = info["seal_key"]
+        try:
+            if not isinstance(seal_key, str) or len(base64.b64decode(seal_key, validate=True)) != 32:
+                raise ValueError
+        except (binascii.Error, ValueError):
+            raise LinkError(422, "invalid", "child.seal_key 须为 32 字节公钥的 base64 / must be the base64 of a "
+                            "raw 32-byte X25519 key", "child.seal_key") from None
+        out["seal_key"] = seal_key
     try:
         key_code = keys.parse_key_id(out["key_id"])[0]
         keys.public_from_b64(out["public_key"])
@@ -219,10 +233,12 @@ def _proof_bytes(token_hash: str, info: Mapping[str, Any]) -> bytes:
     return canonical_bytes({"token_sha256": token_hash, "child": dict(info)})
 
 
-def child_info(identity: NodeIdentity, keypair: keys.KeyPair, pull_only: bool = False) -> dict[str, Any]:
+def child_info(identity: NodeIdentity, keypair: keys.KeyPair, pull_only: bool = False,
+               seal_key: str | None = None) -> dict[str, Any]:
     """What a child tells its parent about itself at ``link join``. ``pull_only`` (a
     station behind an intranet, rule 9) is sent only when set, so the join body of a
-    child that can take pushes is the same as before the option existed."""
+    child that can take pushes is the same as before the option existed; ``seal_key`` (its
+    X25519 key for sealed personal data, issue 13 item 2) goes into the record the parent signs."""
     info: dict[str, Any] = {
         "code": identity.code,
         "level": identity.level,
@@ -233,6 +249,8 @@ def child_info(identity: NodeIdentity, keypair: keys.KeyPair, pull_only: bool = 
     }
     if pull_only:
         info["pull_only"] = True
+    if seal_key is not None:
+        info["seal_key"] = seal_key
     return info
 
 
@@ -312,7 +330,7 @@ def accept_join(
         make_record(
             code=code, level=info["level"], name=info["name"], url=info["url"],
             key_id=info["key_id"], public_key=info["public_key"], issuer=parent_code,
-            issued_at=now,
+            issued_at=now, seal_key=info.get("seal_key"),
         ),
         parent_keypair,
     )
@@ -397,6 +415,7 @@ def join_parent(
     is_within: IsWithin,
     timeout_s: float = 15.0,
     pull_only: bool = False,
+    seal_key: str | None = None,
 ) -> dict[str, Any]:
     """At the child: join the parent at ``parent_url`` with an invite ``token``
     (``pull_only``: ask the parent never to push; this node pulls, rule 9).
@@ -433,7 +452,7 @@ def join_parent(
             f"{parent_code}'s region",
             "parent",
         )
-    info = child_info(identity, keypair, pull_only)
+    info = child_info(identity, keypair, pull_only, seal_key)
     body = canonical_bytes({"token": token, "child": info, "proof": join_proof(token, info, keypair)})
     try:
         resp = session.post(

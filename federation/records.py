@@ -15,7 +15,12 @@ form is a signed JSON record (``federation.docsign`` over canonical JSON)::
      "scope": "440305",          # the region its holder may speak for: its own code
      "issuer": "440300",         # the parent that signed it; null for a self-signed root
      "issued_at": "2026-09-29T02:00:00+00:00",
+     "seal_key": "<base64 raw 32 bytes>",   # optional: X25519 key personal data is sealed to
      "sig": {"key_id": "440300#1", "alg": "ed25519", "value": "…"}}
+
+``seal_key`` (issue 13 item 2, docs/privacy-sealing.md) was added later: records without it
+(made by an earlier release) verify and are accepted as before; their node simply cannot
+receive sealed personal data.
 
 A key-rotation statement is signed by the holder's previous key and names the new one::
 
@@ -28,6 +33,8 @@ Everything here is pure: no database, no clock; the division table is injected a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -67,6 +74,8 @@ _RECORD_FIELDS = frozenset(
     {"type", "v", "code", "level", "name", "url", "key_id", "public_key", "scope", "issuer",
      "issued_at", "sig"}
 )
+#: optional record fields (absent in records of earlier releases)
+_OPTIONAL_RECORD_FIELDS = frozenset({"seal_key"})
 _ROTATION_FIELDS = frozenset(
     {"type", "v", "code", "key_id", "public_key", "previous_key_id", "issued_at", "sig"}
 )
@@ -129,8 +138,10 @@ def make_record(
     public_key: str,
     issuer: str | None,
     issued_at: datetime,
+    seal_key: str | None = None,
 ) -> dict[str, Any]:
-    """Build an unsigned node record; its ``scope`` is its own ``code``."""
+    """Build an unsigned node record; its ``scope`` is its own ``code``; ``seal_key`` the
+    node's X25519 public key for sealed personal data (issue 13 item 2), when it has one."""
     record: dict[str, Any] = {
         "type": RECORD_TYPE,
         "v": VERSION,
@@ -144,6 +155,8 @@ def make_record(
         "issuer": issuer,
         "issued_at": format_time(issued_at),
     }
+    if seal_key is not None:
+        record["seal_key"] = seal_key
     _check_record_shape({**record, "sig": {}}, check_sig=False)
     return record
 
@@ -204,8 +217,8 @@ def _check_key(what: str, key_id: object, public_key: object, code: str) -> None
 def _check_record_shape(record: Mapping[str, Any], *, check_sig: bool = True) -> None:
     if not isinstance(record, Mapping):
         raise _malformed("node record", "not a JSON object")
-    if set(record) != _RECORD_FIELDS:
-        extra = sorted(set(record) - _RECORD_FIELDS)
+    if not _RECORD_FIELDS <= set(record) <= _RECORD_FIELDS | _OPTIONAL_RECORD_FIELDS:
+        extra = sorted(set(record) - _RECORD_FIELDS - _OPTIONAL_RECORD_FIELDS)
         missing = sorted(_RECORD_FIELDS - set(record))
         raise _malformed("node record", f"unexpected {extra}, missing {missing}")
     if record["type"] != RECORD_TYPE or record["v"] != VERSION:
@@ -225,8 +238,19 @@ def _check_record_shape(record: Mapping[str, Any], *, check_sig: bool = True) ->
         raise _malformed("node record", "issuer must be a code or null")
     _check_key("node record", record["key_id"], record["public_key"], code)
     parse_time(record["issued_at"], "issued_at")
+    if "seal_key" in record and not _is_raw32_b64(record["seal_key"]):
+        raise _malformed("node record", "seal_key must be the base64 of a raw 32-byte X25519 key")
     if check_sig and not isinstance(record["sig"], Mapping):
         raise _malformed("node record", "sig must be an object")
+
+
+def _is_raw32_b64(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return len(base64.b64decode(value, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _check_rotation_shape(statement: Mapping[str, Any]) -> None:

@@ -178,7 +178,8 @@ def own_record() -> dict[str, Any] | None:
 
 
 def ensure_own_record(
-    keypair: keys.KeyPair, *, level: str, name: str, url: str, now: datetime
+    keypair: keys.KeyPair, *, level: str, name: str, url: str, now: datetime,
+    seal_key: str | None = None,
 ) -> dict[str, Any]:
     """Return this node's record, self-signing a root record at first need.
 
@@ -195,7 +196,7 @@ def ensure_own_record(
         record = sign_record(
             make_record(
                 code=code, level=level, name=name, url=url, key_id=keypair.key_id,
-                public_key=keypair.public_b64, issuer=None, issued_at=now,
+                public_key=keypair.public_b64, issuer=None, issued_at=now, seal_key=seal_key,
             ),
             keypair,
         )

@@ -196,6 +196,7 @@ def join_parent(node: Node, parent_url: str, token: str, pull_only: bool = False
     to the new one so nothing is lost across the switch."""
     from node.divisions import load_divisions
     from node.network.peers import check_peer_url
+    from node.privacy import current_seal_public
     from replication import reroute
     check_peer_url(node, parent_url, "parent")
     with node.activate():
@@ -204,7 +205,8 @@ def join_parent(node: Node, parent_url: str, token: str, pull_only: bool = False
         result = links.join_parent(
             parent_url, token, identity=links.identity_of(node), keypair=node.keypair,
             session=node.session(), now=node.now(), is_within=load_divisions().is_within,
-            timeout_s=node.config.replication.request_timeout_s, pull_only=pull_only)
+            timeout_s=node.config.replication.request_timeout_s, pull_only=pull_only,
+            seal_key=current_seal_public(node.config.home_path))
         new_code = result["parent"]["code"]
         if old_code and old_code != new_code:
             with write_tx(node.db):

@@ -73,12 +73,14 @@ def join():
         )
     except httpsig.HttpSignatureError as exc:
         raise NodeError(exc.status, exc.code, exc.message) from None
+    from node.privacy import current_seal_public
     divisions = load_divisions()
     try:
         # One transaction: a refused join leaves no trace, not even this node's first record.
         with trust.write_tx():
             trust.ensure_own_record(node.keypair, level=node.level, name=node.config.name,
-                                    url=node.config.url, now=now)
+                                    url=node.config.url, now=now,
+                                    seal_key=current_seal_public(node.config.home_path))
             answer = links.accept_join(
                 body.get("token"), child, body.get("proof"), node.keypair, trust.own_chain(),
                 now, divisions.is_within, divisions.check_node_code,

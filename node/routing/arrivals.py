@@ -30,7 +30,8 @@ from node.db import is_sqlite
 from node.deadlines import overdue_clocks
 from node.divisions import load_divisions
 from node.network import replicator
-from node.routing import proposals, rules, tables
+from node.privacy import SealError, complainant_hashes, keyring_of
+from node.routing import proposals, rules, sealed, tables
 from node.routing.custody import SYSTEM, accused, custody_trail, holders, redact, returned_by, unit_name
 from node.routing.documents import (
     arrived,
@@ -69,9 +70,16 @@ def store_copy(node: Node, wire: Mapping[str, Any], events: list[Mapping[str, An
                   cid, incoming["version"], local["version"])
         return "handler"
     row = {**incoming, "held_as": "copy"}
+    try:
+        row = sealed.receive(node, wire, row, local)
+    except SealError as exc:
+        raise ApplyError(f"案件 {cid} 的密封个人信息无法开启 / case {cid}: sealed personal data refused: "
+                         f"{exc.message}") from None
     if rules.is_accused_unit(node.code, accused(node, row), load_divisions()):
         row = redact(row)
     row["search_text"] = search_text(row) if row.get("summary") else ""
+    # this node's own keyed hash for same-phone look-ups, never the sender's (issue 13 item 1)
+    row.update(complainant_hashes(keyring_of(node.db), row.get("complainant")))
     columns = [f for f in Case._meta.fields if f != "pk"]
     if local is None:
         full = {k: row.get(k, Case._meta.fields[k].default) for k in columns}
@@ -93,6 +101,7 @@ def store_copy(node: Node, wire: Mapping[str, Any], events: list[Mapping[str, An
     proposals.resolve(node, cid, new_events)
     if row["accepting_node"] == node.code:
         notify(node, row, new_events)
+        sealed.reseal_if_needed(node, stored, wire)
     return "created" if local is None else "updated"
 
 
@@ -127,6 +136,7 @@ def apply_transfer(node: Node, d: Delivery) -> None:
     wire, events = body.get("case"), body.get("events")
     if not isinstance(wire, dict) or not isinstance(events, list):
         raise ApplyError("案件转办文档格式错误 / malformed case transfer")
+    sealed.learn(node, d.origin, body)
     store_copy(node, wire, events)
     if not arrived(d):
         hop = topology.next_hop(replicator(node), d.dest)
@@ -172,6 +182,12 @@ def _take_custody(node: Node, case_id: str, d: Delivery, version: int, *, hold: 
         if how == "escalate":
             attention = (f"下级 {d.origin} 报请上级决定（《市场监督管理投诉举报处理暂行办法》第十二条第三款）：{reason}"
                          f" — 请决定自行办理或重新分流 / {d.origin} asks this level to decide (Order 20 Art. 12(3))")
+    if attention is None and not sealed.holds_plain(row):
+        attention = (f"{sealed.SEALED_ATTENTION}，本节点暂不能开启；受理单位 {row['accepting_node']} 获知本节点加密公钥后将重新密封"
+                     f" / the personal part is sealed and this node cannot open it yet; the accepting node "
+                     f"{row['accepting_node']} re-seals it once it knows this node's seal key") if not sealed.is_staff(
+            row) else ("针对执法人员的举报内容已密封给其他节点，本节点不能开启 / the report against staff is sealed to "
+                       "another node and cannot be opened here")
     if not node.config.capabilities.handles_cases and attention is None:
         attention = "本级不直接办理案件，需人工转办 / this level does not handle cases: a person must pass it on"
     kept_by = list(dict.fromkeys(holders(row) + list(d.route) + [node.code]))
@@ -227,9 +243,25 @@ def apply_update(node: Node, d: Delivery) -> None:
     wire, events = d.body.get("case"), d.body.get("events")
     if not isinstance(wire, dict) or not isinstance(events, list):
         raise ApplyError("案件更新文档格式错误 / malformed case update")
+    sealed.learn(node, d.origin, d.body)
     store_copy(node, wire, events)
     if not arrived(d):
         hop = topology.next_hop(replicator(node), d.dest)
         if hop is not None:
             d.forward(hop)
         # else: the holder it was for is not reachable from here; the copies on the way are current
+
+
+# -- case.reseal -----------------------------------------------------------------------------------
+def apply_reseal(node: Node, d: Delivery) -> None:
+    """The accepting node re-sealed a complaint's personal part to this handler (issue 13 item 2)."""
+    sealed.learn(node, d.origin, d.body)
+    if not arrived(d):
+        hop = topology.next_hop(replicator(node), d.dest)
+        if hop is not None:
+            d.forward(hop)
+        return
+    try:
+        sealed.apply_reseal(node, d.body.get("case_id"), d.body.get("sealed"))
+    except SealError as exc:
+        raise ApplyError(f"重新密封的个人信息无法开启 / re-sealed personal data refused: {exc.message}") from None

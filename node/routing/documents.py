@@ -39,7 +39,9 @@ _DT_FIELDS = ("received_at", "created_at", "updated_at")
 _DATE_FIELDS = ("received_date", "next_due", "occurred_on")
 # local to each node: the row id, the search text (rebuilt on arrival), and whether this
 # node handles the case or holds a copy
-_WIRE_SKIP = ("pk", "search_text", "held_as")
+# complainant_phone_hash: keyed with this node's data key, meaningless (and a linkable
+# identifier) anywhere else; the receiver computes its own (issue 13 item 1)
+_WIRE_SKIP = ("pk", "search_text", "held_as", "complainant_phone_hash")
 
 
 # -- small conversions shared by the package ---------------------------------------------------

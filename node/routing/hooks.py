@@ -9,6 +9,7 @@ branch to the holders, and the notices for a named complainant at the accepting 
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
@@ -17,23 +18,25 @@ from node.cases import Actor, CaseChange, new_event
 from node.divisions import load_divisions
 from node.errors import NodeError
 from node.network import replicator
-from node.routing import paths, proposals, rules, tables
-from node.routing.custody import accused, holders, redact, unit_name
+from node.routing import paths, proposals, rules, sealed, tables
+from node.routing.custody import holders, redact, unit_name
 from node.routing.documents import (
     DOC_TRANSFER,
     DOC_UPDATE,
     events_to_wire,
     from_json,
     history_wire,
-    row_to_wire,
     send,
     show_time,
     to_json,
+    update_row,
 )
 from node.routing.notifications import notify
 from node.routing.supervision import case_supervisors
 from node.runtime import Node
 from replication import topology
+
+log = logging.getLogger(__name__)
 
 TRANSFER_ACTIONS = ("route", "escalate", "return", "take_over")
 
@@ -48,6 +51,23 @@ def prepare(node: Node, changes: list[CaseChange]) -> None:
             data["proposal_id"] = proposal["proposal_id"]
             c.events[0]["data"] = to_json(data)
         _widen(node, c, extra=[proposal["proposer"]] if proposal else [])
+        _mask_leaving(node, c)
+
+
+def _mask_leaving(node: Node, c: CaseChange) -> None:
+    """Custody leaves this node with this change: unless it may still read the personal part
+    (the accepting node of a complaint), it keeps the masked view (issue 13 item 2); the
+    transfer document carries the plaintext sealed to the new reader set."""
+    row = c.row
+    if (c.previous_version is None or c.action not in TRANSFER_ACTIONS or row.get("held_as") != "copy"
+            or node.code in sealed.readers(row) or not sealed.holds_plain(row)):
+        return
+    c.payload["_full_row"] = dict(row)
+    masked = sealed.masked_part(row)
+    if sealed.is_staff(row):
+        masked["search_text"] = ""
+    row.update(masked)
+    c.changed.update(masked)
 
 
 def _widen(node: Node, c: CaseChange, extra: list[str]) -> None:
@@ -107,10 +127,11 @@ def _prepare_intake(node: Node, c: CaseChange) -> None:
     c.events.append(new_event(row["case_id"], node, Actor(actor, "system"), "route", "registered",
                               "transferred", note, at, {"to": target, "basis": decision.basis, "auto": True}))
     c.payload["_transfer_to"] = target
-    if rules.is_accused_unit(node.code, decision.accused, load_divisions()):
-        c.payload["_full_row"] = full           # the document carries the report; we keep a stub
-        redacted = redact(row)
-        row.update(redacted)
+    if node.code not in sealed.readers(row):
+        # a report against staff: the document carries it sealed to the discipline unit; we keep
+        # a stub (issue 13 item 2, R2.3)
+        c.payload["_full_row"] = full
+        row.update(redact(row))
         row["search_text"] = ""
 
 
@@ -125,14 +146,29 @@ def after_change(node: Node, changes: list[CaseChange]) -> None:
             row["handling_node"] if c.action in TRANSFER_ACTIONS and row.get("held_as") == "copy" else None)
         if transfer_to:
             full = c.payload.get("_full_row") or row
-            body = {"case": row_to_wire(full), "events": events}
+            body, missing = sealed.outgoing(node, full, events)
+            if transfer_to in missing and sealed.is_staff(full):
+                raise NodeError(409, "cannot_seal",
+                                f"{transfer_to} 尚无加密公钥，举报无法保密转送，未做任何更改 / {transfer_to} has no seal "
+                                "key: a report against staff cannot be sent to it confidentially; nothing changed")
             if not send(node, DOC_TRANSFER, transfer_to, body):
                 raise NodeError(409, "no_route", f"没有通往 {transfer_to} 的链路 / no linked route to {transfer_to}")
+            if transfer_to in missing and full is not row:
+                # the new handler cannot receive sealed data (no seal key known here): this node
+                # keeps what it could not pass on (docs/privacy-sealing.md "fallback")
+                keep = sealed.plain_part(full)
+                update_row(node.db, row["case_id"], int(row["version"]), keep)
+                row.update(keep)
+                log.warning("case %s: no seal key known for %s; the personal part stays here", row["case_id"],
+                            transfer_to)
             _send_updates(node, row, events, skip_path_to=transfer_to)
         elif row.get("held_as") == "handler":
             _send_updates(node, row, events)
-        if row["accepting_node"] == node.code or (row.get("held_as") == "handler" and rules.is_accused_unit(
-                row["accepting_node"], accused(node, row), load_divisions())):
+        if sealed.is_staff(row):
+            # a report against staff is read, and its reporter told, only where it is handled
+            if row.get("held_as") == "handler":
+                notify(node, row, c.events)
+        elif row["accepting_node"] == node.code:
             notify(node, row, c.events)
 
 
@@ -147,5 +183,5 @@ def _send_updates(node: Node, row: Mapping[str, Any], events: list[dict[str, Any
     dests = paths.cover(node.code, targets, div)
     if not dests:
         return 0
-    body = {"case": row_to_wire(row), "events": events}
+    body, _missing = sealed.outgoing(node, row, events)
     return sum(1 for dest in dests if send(node, DOC_UPDATE, dest, body))

@@ -29,7 +29,7 @@ def notify(node: Node, row: Mapping[str, Any], events: list[Mapping[str, Any]]) 
     when the case is registered here (with where it went, when intake sent it on at once), and
     one per status change in ``NOTIFY_STATUSES``. Returns how many messages were queued."""
     complainant = from_json(row.get("complainant"), {}) or {}
-    if complainant.get("anonymous") or not complainant.get("name") or not (
+    if complainant.get("masked") or complainant.get("anonymous") or not complainant.get("name") or not (
             complainant.get("phone") or complainant.get("email")):
         return 0
     outcome = from_json(row.get("outcome"), {}) or {}

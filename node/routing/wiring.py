@@ -10,6 +10,7 @@ from node.cases import install_extension
 from node.divisions import load_divisions
 from node.routing import actions, arrivals, hooks, proposals, referrals, tables
 from node.routing.documents import DOC_PROPOSAL, DOC_TRANSFER, DOC_UPDATE
+from node.routing.sealed import DOC_RESEAL
 from node.routing.supervision import remind
 from node.runtime import Node
 from replication.registry import Registry
@@ -20,6 +21,7 @@ def register_handlers(node: Node, registry: Registry) -> None:
     registry.register(DOC_TRANSFER, lambda d: arrivals.apply_transfer(node, d))
     registry.register(DOC_UPDATE, lambda d: arrivals.apply_update(node, d))
     registry.register(DOC_PROPOSAL, lambda d: proposals.apply_proposal(node, d))
+    registry.register(DOC_RESEAL, lambda d: arrivals.apply_reseal(node, d))
 
 
 def install_case_hooks() -> None:
