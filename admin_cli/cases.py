@@ -2,15 +2,33 @@
 
 The operator reads as the node's administrator would over the API, so reports against staff
 stay hidden (R2.3: only the discipline role sees them, through the API with its token).
+
+Personal data is masked (issue 13 item 3; docs/privacy-access.md): a shell has no signed-in
+person who could be a case's handler, so ``show`` and ``list`` print ``李**``,
+``139****0000``; ``show ID --reason TEXT`` prints the case in full and records the read as
+``pii.read`` in the node's audit log under ``cli:<operating-system user>``.
 """
 from __future__ import annotations
+
+import getpass
 
 import click
 
 import node.cases as cases
 from admin_cli.cli import Context, emit_json, pass_ctx
+from node.cases.personal_view import masked
+from node.errors import NodeError
 
 OPERATOR = cases.Actor("cli", "admin")
+
+
+def _operator() -> cases.Actor:
+    """Who the audit log names for a full read from the shell."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):     # no name for the uid (a container): the log still says cli
+        who = ""
+    return cases.Actor(f"cli:{who}" if who else "cli", "admin")
 
 
 @click.group("case")
@@ -20,13 +38,25 @@ def case() -> None:
 
 @case.command("show")
 @click.argument("case_id")
+@click.option("--reason", default=None,
+              help="填写理由显示完整个人信息（记入审计日志）/ show the personal data in full for this reason "
+                   "(recorded in the audit log)")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON / print JSON")
 @pass_ctx
-def show(ctx: Context, case_id: str, as_json: bool) -> None:
-    """显示一件案件、流转轨迹及其办理记录 / show one case, its custody trail and its history."""
+def show(ctx: Context, case_id: str, reason: str | None, as_json: bool) -> None:
+    """显示一件案件、流转轨迹及其办理记录（个人信息脱敏）/ show one case, its custody trail and its
+    history (personal data masked unless --reason)."""
     node = ctx.node()
     with node.activate():
-        doc = cases.get_case(node, case_id, OPERATOR)
+        if reason is None:
+            doc = masked(cases.get_case(node, case_id, OPERATOR))
+        else:
+            try:
+                doc = cases.reveal_case(node, case_id, _operator(), {"reason": reason}, via="cli")
+            except NodeError as exc:
+                if exc.field == "reason":
+                    raise click.BadParameter(exc.message, param_hint="--reason") from None
+                raise
     if as_json:
         emit_json(doc)
         return
@@ -35,6 +65,12 @@ def show(ctx: Context, case_id: str, as_json: bool) -> None:
                f"{'  超期 OVERDUE' if doc['overdue'] else ''}")
     click.echo(f"  登记 received: {doc['received_at']}  渠道 channel: {doc['channel']}  分类 category: {doc['category']}")
     click.echo(f"  摘要 summary: {doc['summary']}")
+    person = doc.get("complainant") or {}
+    if person:
+        who = "匿名 anonymous" if person.get("anonymous") and not person.get("name") else (person.get("name") or "-")
+        click.echo(f"  投诉人 complainant: {who}  电话 phone: {person.get('phone') or '-'}  "
+                   f"地址 address: {person.get('address') or '-'}"
+                   f"{'  （已脱敏 masked）' if person.get('masked') else ''}")
     resp = doc["respondent"] or {}
     if resp:
         click.echo(f"  被投诉人 respondent: {resp.get('name') or '-'}  区划 region: {resp.get('region_code') or '-'}")
@@ -89,6 +125,7 @@ def list_(ctx: Context, status: str | None, kind: str | None, overdue: bool, due
                "attention": "true" if attention else None, "held_as": held_as}
     with node.activate():
         page = cases.list_cases(node, {k: v for k, v in filters.items() if v}, OPERATOR, limit=limit)
+    page["items"] = [masked(item) for item in page["items"]]
     if as_json:
         emit_json(page)
         return

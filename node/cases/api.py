@@ -6,14 +6,17 @@ the names of ``node/cases/__init__.py``, answer.
 once (R1.4 graded handling, R3.4 major information to the leadership);
 ``POST /api/v1/cases`` → 201 with the case; ``GET /api/v1/cases/<id>``; ``GET /api/v1/cases``
 (``status, kind, urgency, q, overdue, handling_node, accepting_node, department, limit,
-cursor``) → ``{"items", "next_cursor"}``; ``POST /api/v1/cases/<id>/actions``. Errors come out
-in the one shape through ``node/web/errors.py``.
+cursor``) → ``{"items", "next_cursor"}``; ``POST /api/v1/cases/<id>/actions``;
+``POST /api/v1/cases/<id>/personal`` ``{"reason"}`` → the case in full, recorded as ``pii.read``.
+Every case answered is masked by role (issue 13 item 3: ``personal_view``). Errors come out in
+the one shape through ``node/web/errors.py``.
 """
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
 import node.cases as cases
+from node.cases.personal_view import present
 from node.web.auth import current_node, current_user
 from node.web.body import json_body
 
@@ -60,13 +63,22 @@ def list_():
 @bp.get("/<case_id>")
 def get(case_id: str):
     user = current_user(*cases.READ_ROLES)
-    return jsonify(cases.get_case(current_node(), case_id, user))
+    return jsonify(cases.read_case(current_node(), case_id, user))
+
+
+@bp.post("/<case_id>/personal")
+def personal(case_id: str):
+    """The case in full for a deliberate read with a reason (issue 13 items 3-4)."""
+    user = current_user(*cases.READ_ROLES)
+    return jsonify(cases.reveal_case(current_node(), case_id, user, json_body(), via="api"))
 
 
 @bp.post("/<case_id>/actions")
 def action(case_id: str):
     user = current_user(*cases.ANY_ACT_ROLES)   # each action checks its own roles
-    result = cases.act(current_node(), case_id, json_body(), user)
+    node = current_node()
+    result = cases.act(node, case_id, json_body(), user)
+    result = present(node, result, user)   # the updated case (or the copy and its proposal), as this user reads it
     resp = jsonify(result)
     if "proposal" in result:   # held as a copy here: sent to the handling node (202)
         resp.status_code = 202

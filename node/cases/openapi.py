@@ -40,8 +40,9 @@ PATHS: dict[str, dict[str, Any]] = {
                        {"type": "integer", "minimum": 1}),
                 oa.query("cursor", "上一页的 next_cursor / the next_cursor of the previous page"),
             ],
+            # 400: a bad limit or cursor (node/web/paging.py); 422: a bad filter value
             "responses": {"200": oa.resp("一页案件 / one page", {"$ref": "#/components/schemas/CaseList"}),
-                          **oa.errors(401, 403, 422)},
+                          **oa.errors(400, 401, 403, 422)},
         },
     },
     "/api/v1/cases/{case_id}": {
@@ -49,6 +50,16 @@ PATHS: dict[str, dict[str, Any]] = {
                 "parameters": [CASE_ID],
                 "responses": {"200": oa.resp("案件 / the case", {"$ref": "#/components/schemas/Case"}),
                               **oa.errors(401, 403, 404)}},
+    },
+    "/api/v1/cases/{case_id}/personal": {
+        "post": {"summary": "填写理由查看完整个人信息（记入审计日志）/ read the personal data in full with a reason "
+                            "(any staff role that may read the case; recorded as pii.read; issue 13 items 3-4)",
+                 "parameters": [CASE_ID],
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                     "type": "object", "required": ["reason"], "properties": {
+                         "reason": {"type": "string", "minLength": 4, "maxLength": 500}}}}}},
+                 "responses": {"200": oa.resp("案件（完整）/ the case in full", {"$ref": "#/components/schemas/Case"}),
+                               **oa.errors(400, 401, 403, 404, 409, 413)}},
     },
     "/api/v1/cases/{case_id}/actions": {
         "post": {"summary": "办理操作 / apply an action (roles handler, admin; discipline for staff reports)",

@@ -5,11 +5,12 @@ Serves CONTRACT §5 (``GET /api/v1/cases`` with ``status, kind, urgency, q, over
 handling_node, accepting_node, department``, ``limit``, ``cursor``), R2.3 (reports against
 staff are listed for the ``discipline`` role only; to anyone else a hidden case does not
 exist), R2.6 (the supervisor's overdue and "soon due" views) and R1.4 / R3.4 (open urgent and
-critical cases at once on the leadership board).
+critical cases at once on the leadership board). What a list, the board or the export shows
+of the complainant is masked by role (issue 13 item 3; ``personal_view``); ``read_case`` and
+``reveal_case`` are one case as a person reads it and its deliberate, recorded full read.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -33,8 +34,10 @@ from node.cases.common import (
     to_api,
 )
 from node.cases.models import Case, CaseEvent
+from node.cases.personal_view import present, present_all, reveal
 from node.db import is_sqlite
 from node.errors import NodeError, invalid, shown
+from node.privacy import keyring_of, phone_hashes
 from node.runtime import Node
 from node.web.paging import bad_cursor, open_cursor, parse_limit, query_digest, seal_cursor
 
@@ -47,6 +50,18 @@ def get_case(node: Node, case_id: str, actor: Any) -> dict[str, Any]:
     require_role(actor, READ_ROLES)
     row = load_case(case_id, actor)
     return to_api(row, load_history(case_id))
+
+
+def read_case(node: Node, case_id: str, actor: Any) -> dict[str, Any]:
+    """One case as ``actor`` reads it: in full for its handler and intake, else masked (issue 13
+    item 3). ``get_case`` is the full case for the domains' own use, never shown as it is."""
+    return present(node, get_case(node, case_id, actor), actor)
+
+
+def reveal_case(node: Node, case_id: str, actor: Any, payload: Any, *, via: str) -> dict[str, Any]:
+    """One case in full for a read with a written reason, recorded as ``pii.read`` (issue 13
+    items 3-4); 400 naming ``reason`` when it is missing or too short, nothing recorded."""
+    return reveal(node, get_case(node, case_id, actor), actor, payload, via=via)
 
 
 _MAX_PK = 2 ** 63 - 1      # the largest key a BIGINT column holds
@@ -100,7 +115,7 @@ def list_cases(node: Node, filters: Mapping[str, Any], actor: Any, limit: Any = 
     rows = list(query.order_by(Case.pk.desc()).limit(n + 1).dicts())
     more = len(rows) > n
     rows = rows[:n]
-    return {"items": _with_history(rows),
+    return {"items": present_all(node, _with_history(rows), actor),
             "next_cursor": seal_cursor(node, scope, {"pk": rows[-1]["pk"]}) if more else None}
 
 
@@ -198,7 +213,7 @@ def leadership_board(node: Node, actor: Any, limit: int = MAX_LIMIT) -> dict[str
     counts = {"critical": 0, "urgent": 0}
     for r in rows:
         counts[r["urgency"]] += 1
-    return {"items": _with_history(rows), "counts": counts, "as_of": show_time(node.now())}
+    return {"items": present_all(node, _with_history(rows), actor), "counts": counts, "as_of": show_time(node.now())}
 
 
 # -- the desk's list: sorted, keyset-paged; its export; duplicate hints (issue 11 items 3-4) -------
@@ -329,7 +344,7 @@ def search_cases(node: Node, filters: Mapping[str, Any], actor: Any, *, sort: An
     if rows:
         for e in CaseEvent.for_cases(list(events)).dicts():
             events[e["case_id"]].append(e)
-    return {"items": [_lean(r, events[r["case_id"]]) for r in rows],
+    return {"items": present_all(node, [_lean(r, events[r["case_id"]]) for r in rows], actor),
             "next_cursor": _sorted_cursor(node, scope, order, rows[-1]) if more else None, "sort": order}
 
 
@@ -354,7 +369,7 @@ def export_cases(node: Node, filters: Mapping[str, Any], actor: Any, *, sort: An
         raise NodeError(422, "too_many", f"筛选结果共 {total} 件，超过导出上限 {max_rows} 件，请缩小筛选范围后再导出"
                                          f" / {total} cases match; at most {max_rows} can be exported: narrow the "
                                          "filters", None)
-    return [_lean(r, None) for r in rows]
+    return present_all(node, [_lean(r, None) for r in rows], actor)
 
 
 def similar_cases(node: Node, *, phone: str | None = None, respondent_name: str | None = None,
@@ -366,15 +381,17 @@ def similar_cases(node: Node, *, phone: str | None = None, respondent_name: str 
     "status", "summary", "respondent_name", "handling_node", "matched": [...]}`` with
     ``matched`` naming what is the same (``phone``, ``respondent_name``, ``uscc``).
 
-    The phone is compared, as typed (stripped), on the stored complainant JSON; reports against
-    staff stay hidden from everyone but discipline inspection (R2.3)."""
+    The phone is compared through its keyed hash (normalised: full-width digits, spaces, ``+86``),
+    never on the encrypted complainant column (issue 13 item 1); reports against staff stay
+    hidden from everyone but discipline inspection (R2.3)."""
     require_role(actor, READ_ROLES)
     phone = (phone or "").strip()
     name = (respondent_name or "").strip()
     code = (uscc or "").strip().upper()
     clauses = []
-    if phone:
-        clauses.append(Case.complainant.contains('"phone":' + json.dumps(phone, ensure_ascii=False)))
+    hashes = phone_hashes(keyring_of(node.db), phone) if phone else []
+    if hashes:
+        clauses.append(Case.complainant_phone_hash.in_(hashes))
     if name:
         clauses.append(Case.respondent_name == name)
     if len(code) == 18:
@@ -390,8 +407,7 @@ def similar_cases(node: Node, *, phone: str | None = None, respondent_name: str 
         query = query.where(Case.department != DISCIPLINE)
     out = []
     for row in query.order_by(Case.pk.desc()).limit(limit).dicts():
-        stored_phone = (json.loads(row["complainant"] or "null") or {}).get("phone")
-        matched = [m for m, hit in (("phone", bool(phone) and stored_phone == phone),
+        matched = [m for m, hit in (("phone", bool(hashes) and row["complainant_phone_hash"] in hashes),
                                     ("respondent_name", bool(name) and row["respondent_name"] == name),
                                     ("uscc", len(code) == 18 and row["respondent_uscc"] == code)) if hit]
         if not matched:

@@ -10,6 +10,13 @@
   with it, ``act`` does it and the browser goes back to the case page. A refusal (409/422)
   is shown beside its field; 403/404 are their pages, nothing done.
 * ``GET /desk/cases/<id>/form.docx`` — the case form (办理单) as a Word document.
+* ``POST /desk/cases/<id>/personal`` — "查看完整信息 / Show in full": with a written ``reason``
+  the page is shown once with the complainant in full (not a redirect: the full view is no
+  address to come back to) and the read is recorded as ``pii.read``; without one, the page
+  again with the message beside the reason field (400).
+
+The page, the action pages and the Word form show the complainant masked to anyone but the
+case's handler and intake (issue 13 item 3; ``node.cases.personal_view``).
 """
 from __future__ import annotations
 
@@ -22,7 +29,8 @@ from flask_babel import gettext
 from node.cases import actions_view, case_view, form_doc
 from node.cases.common import ANY_ACT_ROLES
 from node.cases.lifecycle import ACTIONS, act
-from node.cases.search import get_case, similar_cases
+from node.cases.personal_view import present, sees_in_full
+from node.cases.search import get_case, reveal_case, similar_cases
 from node.cases.standard import SHANGHAI
 from node.errors import NodeError
 from node.web.i18n import localize
@@ -54,24 +62,50 @@ def _forms(node: Any, case: dict[str, Any], actions: list[str]) -> tuple[list[di
     return forms, actions_view.field_options(node, case, needed)
 
 
+def _case_page(node: Any, user: Any, full: dict[str, Any], *, shown: dict[str, Any] | None = None,
+               status: int = 200, reveal_error: str = "", reason: str = ""):
+    """The case page; ``full`` is the case as stored (duplicates are looked up on it), ``shown``
+    what this user reads (masked by role unless opened with a reason)."""
+    case = shown if shown is not None else present(node, full, user)
+    forms, options = _forms(node, case, actions_view.allowed_actions(node, case, user))
+    done = request.args.get("done")
+    personal = {"masked": bool((case.get("complainant") or {}).get("masked")),
+                "revealed": shown is not None and not sees_in_full(node, full, user),
+                "error": reveal_error, "reason": reason}
+    return render("cases/case.html", status=status, case=case, v=case_view.build(node, case), forms=forms,
+                  options=options, duplicates=_duplicates(node, full, user), may_direct=user.role in DIRECTIVE_ROLES,
+                  done=case_view.ACTION_LABELS.get(done) if done in ACTIONS else None,
+                  proposed=request.args.get("proposed") == "1", personal=personal)
+
+
 @bp.get("/cases/<case_id>")
 @page()
 def case_page(user, case_id):
     node = current_node()
-    case = get_case(node, case_id, user)
-    forms, options = _forms(node, case, actions_view.allowed_actions(node, case, user))
-    done = request.args.get("done")
-    return render("cases/case.html", case=case, v=case_view.build(node, case), forms=forms, options=options,
-                  duplicates=_duplicates(node, case, user), may_direct=user.role in DIRECTIVE_ROLES,
-                  done=case_view.ACTION_LABELS.get(done) if done in ACTIONS else None,
-                  proposed=request.args.get("proposed") == "1")
+    return _case_page(node, user, get_case(node, case_id, user))
+
+
+@bp.post("/cases/<case_id>/personal")
+@page()
+def case_personal(user, case_id):
+    """查看完整信息: the complainant in full, once, for a written reason (issue 13 items 3-4)."""
+    node = current_node()
+    full = get_case(node, case_id, user)
+    reason = request.form.get("reason", "")
+    try:
+        shown = reveal_case(node, case_id, user, {"reason": reason}, via="desk")
+    except NodeError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return _case_page(node, user, full, status=exc.status, reveal_error=localize(exc.message), reason=reason)
+    return _case_page(node, user, full, shown=shown)
 
 
 @bp.post("/cases/<case_id>/actions")
 @page(*ANY_ACT_ROLES)
 def case_action(user, case_id):
     node = current_node()
-    case = get_case(node, case_id, user)
+    case = present(node, get_case(node, case_id, user), user)
     action = request.form.get("action", "")
     payload = actions_view.payload_from_form(action, request.form, case["kind"]) if action else {}
     fields = actions_view.form_fields(action, case["kind"])
@@ -110,7 +144,7 @@ def _one_form(case: dict[str, Any], action: str) -> dict[str, Any] | None:
 @page()
 def case_form(user, case_id):
     node = current_node()
-    case = get_case(node, case_id, user)
+    case = present(node, get_case(node, case_id, user), user)   # printed as this user reads it
     printed = node.now().astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
     data = form_doc.render(case_view.build(node, case), unit_name=str(node.config.name or node.code),
                            printed_at=printed, t=gettext, loc=localize)
