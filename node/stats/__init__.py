@@ -17,7 +17,8 @@ The path of a figure, module by module:
 ``dashboard`` gathers what the desk's data dashboard shows (and ``trend``, cases per
 receipt day); ``export`` writes the figures with Chinese headings (XLSX for the CLI and the
 desk). ``rollup`` runs the round (the scheduled job and ``n12315 stats push``) and installs the
-document handlers; ``common`` holds the shared names and helpers; ``api`` is the only Flask
+document handlers; ``forward`` runs it seconds after a case or a child's snapshot arrives, so
+HQ's figures are fresh within a minute (issue 15 P6); ``common`` holds the shared names and helpers; ``api`` is the only Flask
 module. Nothing else imports Flask; the API, the jobs and the CLI call the same functions
 inside ``node.activate()``. Money is integer fen in the database (exact SQL sums) and a
 decimal string everywhere else, never a float. No personal data enters a row or a snapshot.

@@ -291,6 +291,13 @@ def _newest() -> tuple[object, object]:
     return max_at, max_pk
 
 
+def local_changed() -> bool:
+    """Whether a case was written since the last ``refresh_local`` (three index lookups):
+    what the ``stats.forward`` job looks at every second (issue 15 P6)."""
+    max_at, max_pk = _newest()
+    return max_pk is not None and StatsState.get_value("local_seen") != f"{max_at}|{max_pk}"
+
+
 def refresh_local(node: Node) -> list[date]:
     """Incremental: recompute the receipt days of cases written since the last run."""
     max_at, max_pk = _newest()

@@ -29,6 +29,8 @@ from node.stats.common import (
 )
 from node.stats.cube import mark_dirty, reconcile, reconcile_due, refresh_aggregates, refresh_local
 from node.stats.direct import apply_designate, send_designations
+from node.stats.forward import TICK_S, forward
+from node.stats.forward import state as forward_state
 from node.stats.models import (
     StatsDirty,
     StatsFirm,
@@ -72,7 +74,13 @@ def prune_unlinked(node: Node) -> list[str]:
 
 
 def rollup(node: Node, *, full: bool = False) -> dict[str, Any]:
-    """The scheduled rollup (and ``n12315 stats push``): local rows, projections, send."""
+    """The scheduled rollup (and ``n12315 stats push``, and ``stats.forward``): local rows,
+    projections, send — one round at a time per node."""
+    with forward_state(node).lock:
+        return _round(node, full)
+
+
+def _round(node: Node, full: bool) -> dict[str, Any]:
     changed = reconcile(node) if full or reconcile_due(node) else []
     changed += refresh_local(node)
     pruned = prune_unlinked(node)
@@ -87,8 +95,11 @@ def rollup(node: Node, *, full: bool = False) -> dict[str, Any]:
 
 # -- how the domain plugs into the node (node.domains) ---------------------------------------------
 def job_specs(node: Node) -> list[jobs.JobSpec]:
-    """The one scheduled job: the rollup, every ``stats.rollup_interval_s`` seconds."""
-    return [("stats.rollup", lambda n: float(n.config.stats.rollup_interval_s), rollup)]
+    """The rollup every ``stats.rollup_interval_s`` seconds, and ``stats.forward`` (issue 15
+    P6), which runs it ``stats.forward_debounce_s`` after a case or a child's snapshot
+    arrives, so figures reach HQ in seconds, not intervals (``node/stats/forward.py``)."""
+    return [("stats.rollup", lambda n: float(n.config.stats.rollup_interval_s), rollup),
+            ("stats.forward", lambda n: TICK_S, forward)]
 
 
 def register_handlers(node: Node, registry: Registry) -> None:
