@@ -8,6 +8,8 @@ the functions directly. ``node.domains.install`` adds each domain's jobs to ``JO
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC
 
@@ -24,12 +26,43 @@ JOB_FACTORIES: list[Callable[[Node], list[JobSpec]]] = []
 
 def _wrap(node: Node, job_id: str, fn: Callable[[Node], object]) -> Callable[[], None]:
     def run() -> None:
+        started, ok = time.monotonic(), False
         try:
             with node.activate():
                 fn(node)
+            ok = True
         except Exception:
             log.exception("job %s failed", job_id)
+        finally:
+            record_run(node, job_id, time.monotonic() - started, ok)
     return run
+
+
+_RUNS_LOCK = threading.Lock()
+
+
+def record_run(node: Node, job_id: str, duration_s: float, ok: bool) -> None:
+    """Keep the last run of each job in ``node.extras["job_runs"]`` for ``/metrics`` (issue 14
+    "Seen from outside": job durations). In memory on purpose: jobs run only in ``serve``'s one
+    process, and a restart starting from zero is what Prometheus expects of a counter."""
+    at = node.now().timestamp()
+    with _RUNS_LOCK:
+        runs = node.extras.setdefault("job_runs", {})
+        row = runs.setdefault(job_id, {"runs": 0, "failures": 0, "last_duration_s": 0.0,
+                                       "last_success_at": None, "last_failure_at": None})
+        row["runs"] += 1
+        row["last_duration_s"] = duration_s
+        if ok:
+            row["last_success_at"] = at
+        else:
+            row["failures"] += 1
+            row["last_failure_at"] = at
+
+
+def job_runs(node: Node) -> dict[str, dict]:
+    """A copy of what ``record_run`` kept: job id → runs, failures, last duration and times."""
+    with _RUNS_LOCK:
+        return {k: dict(v) for k, v in node.extras.get("job_runs", {}).items()}
 
 
 def specs(node: Node) -> list[JobSpec]:

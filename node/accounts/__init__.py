@@ -9,6 +9,7 @@ from node.accounts.passwords import login_events, set_password, sign_in
 from node.accounts.service import (
     ROLE_NAMES_ZH,
     ROLES,
+    SCOPED_ROLES,
     add_user,
     check_disable,
     check_new_user,
@@ -23,7 +24,7 @@ from node.accounts.service import (
 )
 from node.accounts.tokens import DEFAULT_TOKEN_DAYS, authenticate, list_tokens, migrate_tokens, revoke_token
 
-__all__ = ["ROLES", "ROLE_NAMES_ZH", "DEFAULT_TOKEN_DAYS", "ApiToken", "LoginEvent", "User", "login_events",
+__all__ = ["ROLES", "ROLE_NAMES_ZH", "SCOPED_ROLES", "DEFAULT_TOKEN_DAYS", "ApiToken", "LoginEvent", "User", "login_events",
            "set_password", "sign_in", "add_user", "authenticate", "list_tokens", "list_users", "migrate_tokens",
            "reissue_token", "revoke_token", "require_role", "check_disable", "check_new_user", "check_role_change",
            "set_disabled", "set_role", "user_summaries", "user_summary"]

@@ -23,9 +23,14 @@ from node.audit import append as audit
 from node.db import write_tx
 from node.errors import NodeError
 
-ROLES = ("admin", "intake", "handler", "supervisor", "leader", "discipline", "analyst")
+ROLES = ("admin", "intake", "handler", "supervisor", "leader", "discipline", "analyst",
+         "monitor")   # monitor: scrapes /metrics and nothing else (issue 14, docs/metrics.md)
+# Roles that pass only where a route names them, never where "any signed-in user" will do: a
+# scraper's token must not open directives, plans or desk pages.
+SCOPED_ROLES = ("monitor",)
 ROLE_NAMES_ZH = {"admin": "系统管理员", "intake": "受理登记员", "handler": "承办人", "supervisor": "督办员",
-                 "leader": "领导", "discipline": "纪检监察", "analyst": "统计分析员"}
+                 "leader": "领导", "discipline": "纪检监察", "analyst": "统计分析员",
+                 "monitor": "运行监控"}
 LOGIN_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 

@@ -109,10 +109,16 @@ def _database(url: str, latest: int) -> tuple[Check, int]:
     return check("database", "ok", f"可连接，架构为最新 {version} / reachable, schema at the latest ({version})"), version
 
 
-def _calendar(node: Node) -> Check:
-    """This year must be loaded (deadlines are counted today); next year should be, since a
-    deadline set in the autumn runs into it — the 2027 gap shows here first."""
+def calendar_years(node: Node) -> tuple[int, int]:
+    """The years whose calendar must be loaded: this year (deadlines are counted today) and the
+    next (a deadline set in the autumn runs into it). ``doctor`` and ``/metrics`` check the same."""
     year = node.now().astimezone(SHANGHAI).year
+    return year, year + 1
+
+
+def _calendar(node: Node) -> Check:
+    """This year must be loaded; next year should be — the 2027 gap shows here first."""
+    year, _ = calendar_years(node)
     cal = work_calendar(node)
     this, nxt = cal.warnings_for(year), cal.warnings_for(year + 1)
     fix = ("（安装新版 chinesecalendar：pip install -U chinesecalendar，或在节点目录 calendar.toml 中录入国务院通知）"

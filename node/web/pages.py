@@ -35,7 +35,7 @@ MENU: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 ROLE_LABELS = {"admin": N_("Administrator"), "intake": N_("Intake operator"), "handler": N_("Handler"),
                "supervisor": N_("Supervisor"), "leader": N_("Leader"), "discipline": N_("Discipline inspection"),
-               "analyst": N_("Analyst")}
+               "analyst": N_("Analyst"), "monitor": N_("Monitoring (metrics only)")}
 
 
 def menu_for(role: str) -> list[tuple[str, str]]:

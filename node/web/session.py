@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flask import Flask, g, request, session
 
-from node.accounts import User
+from node.accounts import SCOPED_ROLES, User
 from node.errors import NodeError
 
 SECRET_FILE = "desk-secret"
@@ -100,7 +100,7 @@ def current_desk_user(idle_minutes: int, now_s: float) -> DeskUser:
 
 
 def require_roles(user: DeskUser, *roles: str) -> None:
-    if roles and user.role not in roles:
+    if (roles or user.role in SCOPED_ROLES) and user.role not in roles:
         raise NodeError(403, "forbidden", f"角色 {user.role} 无权访问此页面或执行此操作 / role {user.role} may not do this")
 
 
