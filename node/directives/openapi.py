@@ -12,6 +12,8 @@ LIST = {"type": "object", "properties": {"items": {"type": "array", "items": OBJ
 XML = {"description": "CAP 1.2 XML", "content": {"application/cap+xml": {"schema": {"type": "string"}}}}
 DIRECTIVE_ID = oa.path_param("directive_id", "指令编号 / directive id")
 WARNING_ID = oa.path_param("warning_id", "预警编号 / warning id")
+# both public feeds read ``limit`` through node/web/paging.py (a bad one is a 400 naming it)
+FEED_LIMIT = oa.query("limit", "条数，默认 50，最多 200 / how many (default 50, at most 200)", {"type": "integer"})
 CASE_ID = oa.path_param("case_id", "案件编号 / case id", {"type": "string", "pattern": CASE_ID_RE.pattern})
 
 
@@ -24,7 +26,8 @@ PATHS: dict[str, dict[str, Any]] = {
                 "parameters": [oa.query("status", "状态 / status"), oa.query("role", "issuer | target"),
                                oa.query("case_id", "关联案件 / related case"),
                                oa.query("limit", "条数 / page size", {"type": "integer"})],
-                "responses": {"200": oa.resp("列表 / list", LIST), **oa.errors(401, 422)}},
+                # 400: a bad limit (node/web/paging.py); 422: a bad filter value
+                "responses": {"200": oa.resp("列表 / list", LIST), **oa.errors(400, 401, 422)}},
     },
     "/api/v1/directives/{directive_id}": {
         "get": {"summary": "指令及下辖进度 / a directive with progress over the subtree",
@@ -51,7 +54,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/directives/{directive_id}/cancel": {
         "post": {"summary": "撤销指令（签发节点）/ cancel a directive at its issuer", "parameters": [DIRECTIVE_ID],
                  "requestBody": oa.json_body(required=False),
-                 "responses": {"200": oa.resp("已撤销 / cancelled", OBJ), **oa.errors(400, 401, 403, 404, 409)}},
+                 "responses": {"200": oa.resp("已撤销 / cancelled", OBJ),
+                               **oa.errors(400, 401, 403, 404, 409, 422)}},
     },
     "/api/v1/directives/from-case/{case_id}": {
         "post": {"summary": "据重大案件向属地下达指令 / a directive to the bureau where a case happened (R3.4)",
@@ -80,13 +84,16 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/public/v1/warnings": {
         "get": {"summary": "消费警示与提示（JSON）/ published warnings and tips (no token; R4.4, R6.4)",
-                "security": [], "parameters": [oa.query("kind", "warning | tip | typical_case | hotspot | notice")],
-                "responses": {"200": oa.resp("列表 / list", LIST)}},
+                "security": [], "parameters": [oa.query("kind", "warning | tip | typical_case | hotspot | notice"),
+                                               FEED_LIMIT],
+                "responses": {"200": oa.resp("列表 / list", LIST), **oa.errors(400, 422)}},
     },
     "/public/v1/warnings.atom": {
         "get": {"summary": "消费警示 Atom 订阅 / the same as an Atom 1.0 feed (no token)", "security": [],
+                "parameters": [oa.query("kind", "warning | tip | typical_case | hotspot | notice"), FEED_LIMIT],
                 "responses": {"200": {"description": "Atom 1.0",
-                                      "content": {"application/atom+xml": {"schema": {"type": "string"}}}}}},
+                                      "content": {"application/atom+xml": {"schema": {"type": "string"}}}},
+                              **oa.errors(400, 422)}},
     },
     "/public/v1/warnings.html": {
         "get": {"summary": "已迁移：重定向到门户的 /public/warnings / moved: redirects to the portal's /public/warnings",

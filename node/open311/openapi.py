@@ -35,7 +35,8 @@ def _errors(*codes: int) -> dict[str, Any]:
 PATHS: dict[str, dict[str, Any]] = {
     "/open311/v2/discovery.{fmt}": {"get": {
         "summary": "Open311 服务发现 / GeoReport v2 service discovery (no token)", "security": NO_TOKEN,
-        "parameters": [FMT], "responses": {"200": _content("发现文档 / discovery document", {"type": "object"})}}},
+        "parameters": [FMT], "responses": {"200": _content("发现文档 / discovery document", {"type": "object"}),
+                                           **_errors(404)}}},
     "/open311/v2/services.{fmt}": {"get": {
         "summary": "服务列表（本节点的分类表）/ service list: the node's category table (no token)", "security": NO_TOKEN,
         "parameters": [FMT, JURISDICTION],

@@ -51,6 +51,9 @@ MASK = "***"
 
 USCC_RE = re.compile(r"^[0-9A-HJ-NP-RT-UW-Y]{18}$")
 MAX_Q = 100
+# C0 controls but tab, DEL, lone surrogates: never typed into a search box, and PostgreSQL refuses
+# a NUL in any string (a 500 found by fuzzing, issue 13 item 8)
+_BAD_Q_CHARS = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
 MAX_PAGE = 10_000
@@ -256,6 +259,8 @@ def parse_filters(args: Mapping[str, str]) -> Filters:
     q = (args.get("q") or "").strip()
     if len(q) > MAX_Q:
         raise bad_request(f"q 最多 {MAX_Q} 个字符 / q holds at most {MAX_Q} characters", field="q", code="invalid")
+    if _BAD_Q_CHARS.search(q):
+        raise bad_request("q 含控制字符 / q holds a control character", field="q", code="invalid")
     uscc = (args.get("uscc") or "").strip().upper()
     if uscc and not USCC_RE.match(uscc):
         raise bad_request("uscc 须为 18 位统一社会信用代码（数字和大写字母，不含 I O Z S V）/ uscc must be an "

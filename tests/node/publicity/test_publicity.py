@@ -248,6 +248,8 @@ def test_paging(app_client):
     ("page=0", "page"), ("page=x", "page"), ("page=-1", "page"), ("per_page=101", "per_page"),
     ("per_page=0", "per_page"), ("uscc=12345", "uscc"), ("uscc=91440300708461136I", "uscc"),
     ("q=" + "长" * 101, "q"),
+    # a NUL was a 500 on PostgreSQL (found by tests/node/test_api_fuzz.py); other controls alike
+    ("q=%E5%95%86%00", "q"), ("q=a%01b", "q"), ("q=a%0Ab", "q"),
 ])
 def test_bad_parameters_are_refused_naming_the_field(app_client, query, field):
     api = app_client
