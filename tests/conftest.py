@@ -91,25 +91,127 @@ def pg_unavailable_reason() -> str | None:
     return None
 
 
-def new_pg_url() -> str:
-    """A fresh schema on the test server (created lazily by the node's migration)."""
+def new_pg_url(*, reuse: bool = True) -> str:
+    """A schema on the test server for one node: an emptied one this worker used before
+    (``reuse``), else a fresh name (created lazily by the node's migration).
+
+    Why reuse: creating a node's ~80 tables and dropping them again cost about a second per
+    PostgreSQL node and bloated the server's catalogue over a run (pg_attribute grew past
+    250 MB); emptying the rows of a schema already at the latest migration costs a few
+    milliseconds and leaves ``init`` the same work as on a fresh server whose tables exist
+    (the path ``node.home`` documents for an external database)."""
     base = _pg_base()
     assert base is not None
+    if reuse and _PG_POOL:
+        return _PG_POOL.pop()
     return f"{base}?schema=t_{secrets.token_hex(6)}"
 
 
-def drop_pg_schema(url: str) -> None:
+_PG_POOL: list[str] = []         # emptied schemas at the latest migration, this process's own
+_PG_SHAPE: list[tuple] = []      # the shape (tables, columns, indexes) of a fully migrated schema
+
+
+def _schema_of(url: str) -> str:
+    return urlsplit(url).query.split("schema=", 1)[1].split("&", 1)[0]
+
+
+def _pg_connect(url: str):
     import psycopg2
     parts = urlsplit(url)
-    schema = parts.query.split("schema=", 1)[1].split("&", 1)[0]
-    conn = psycopg2.connect(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
-                            connect_timeout=5)
+    return psycopg2.connect(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), connect_timeout=5)
+
+
+def _shape(cur, schema: str) -> tuple:
+    """Tables, columns (with types) and indexes of ``schema``, from the catalogue."""
+    cur.execute("SELECT c.relkind, c.relname, a.attname, format_type(a.atttypid, a.atttypmod) "
+                "FROM pg_class c LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+                "AND NOT a.attisdropped WHERE c.relnamespace = %s::regnamespace "
+                "ORDER BY 1, 2, 3", (schema,))
+    return tuple(cur.fetchall())
+
+
+def _latest_migration() -> int:
+    from node.migrations import MIGRATIONS
+    return max(number for number, _, _ in MIGRATIONS)
+
+
+def _reference_shape(cur) -> tuple:
+    """The shape of a schema made by the migrations alone (once per process)."""
+    if not _PG_SHAPE:
+        base = _pg_base()
+        assert base is not None
+        url = f"{base}?schema=t_{secrets.token_hex(6)}"
+        from node import db as dbmod
+        from node import domains, migrations
+        domains.install()
+        db = dbmod.open_database(url)
+        try:
+            migrations.migrate(db)
+        finally:
+            db.close()
+        _PG_SHAPE.append(_shape(cur, _schema_of(url)))
+        cur.execute(f'DROP SCHEMA IF EXISTS "{_schema_of(url)}" CASCADE')
+    return _PG_SHAPE[0]
+
+
+def _empty_for_reuse(cur, schema: str) -> bool:
+    """Empty ``schema`` for the next node when it is exactly what the migrations make; False
+    (the caller drops it) when a test changed its shape or left it half migrated."""
+    cur.execute("SELECT to_regclass(%s)", (f'"{schema}".schema_version',))
+    if cur.fetchone()[0] is None:
+        return False
+    cur.execute(f'SELECT max(version) FROM "{schema}".schema_version')
+    if cur.fetchone()[0] != _latest_migration():
+        return False
+    if _shape(cur, schema) != _reference_shape(cur):
+        return False
+    cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'schema_version'",
+                (schema,))
+    tables = [r[0] for r in cur.fetchall()]
+    cur.execute("BEGIN")
+    cur.execute("SET LOCAL session_replication_role = replica")   # no FK order needed
+    for table in tables:
+        cur.execute(f'DELETE FROM "{schema}"."{table}"')
+    cur.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = %s", (schema,))
+    for (seq,) in cur.fetchall():
+        cur.execute("SELECT setval(%s::regclass, 1, false)", (f'"{schema}"."{seq}"',))
+    cur.execute("COMMIT")
+    return True
+
+
+def drop_pg_schema(url: str) -> None:
+    """Give a node's schema back: emptied into this worker's pool when it is intact, dropped
+    otherwise (and every pooled schema is dropped when the session ends)."""
+    schema = _schema_of(url)
+    conn = _pg_connect(url)
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            try:
+                reusable = _empty_for_reuse(cur, schema)
+            except Exception:  # noqa: BLE001 - any doubt: drop it, a fresh one is always right
+                cur.execute("ROLLBACK")
+                reusable = False
+            if reusable:
+                if url not in _PG_POOL:
+                    _PG_POOL.append(url)
+            else:
+                cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         conn.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Drop the schemas this worker kept for reuse."""
+    while _PG_POOL:
+        url = _PG_POOL.pop()
+        conn = _pg_connect(url)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(f'DROP SCHEMA IF EXISTS "{_schema_of(url)}" CASCADE')
+        finally:
+            conn.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -130,7 +232,7 @@ def db_url(db_backend: str) -> Iterator[str | None]:
     if db_backend == "sqlite":
         yield None
         return
-    url = new_pg_url()
+    url = new_pg_url(reuse=False)    # tests given a bare URL may migrate it themselves
     yield url
     drop_pg_schema(url)
 
@@ -148,7 +250,7 @@ _UNSET: Any = object()
 def make_node(db_backend: str, clock: FakeClock) -> Iterator[Callable[..., Any]]:
     """Factory: ``make_node(tmp_path, level="county", code="440305", *, name=None, url=None,
     clock=None, db_url=<backend default>)`` → an opened ``Node`` made by ``init_home``."""
-    from node.home import init_home
+    from tests.fastinit import init_node
 
     made: list[tuple[Any, str | None]] = []
 
@@ -162,7 +264,7 @@ def make_node(db_backend: str, clock: FakeClock) -> Iterator[Callable[..., Any]]
             home = Path(tmp_path) / f"home-{code}-{n}"
         if db_url is _UNSET:
             db_url = new_pg_url() if db_backend == "postgresql" else None
-        node = init_home(home, level=level, code=code, name=name or f"测试节点 {code}",
+        node = init_node(home, level=level, code=code, name=name or f"测试节点 {code}",
                          url=url or f"http://{code}.test", db_url=db_url,
                          clock=clock or default_clock)
         made.append((node, db_url))
@@ -254,6 +356,7 @@ LONGEST_FILES = ("tests/network/test_stats.py", "tests/network/test_case_routing
                  "tests/process/test_real_cluster.py", "tests/network/test_directives.py",
                  "tests/network/test_replication_faults.py", "tests/process/test_case_routing_process.py",
                  "tests/process/test_public_path.py", "tests/browser/test_desk_flow.py",
+                 "tests/process/test_demo_logs.py",   # the whole `n12315 demo --check` (issue 13 item 6)
                  # issue 12/13/16 files that start processes or build a wheel: early, not in the tail
                  "tests/ops/test_package.py", "tests/ops/test_operations_manual.py",
                  "tests/ops/test_backup_restore.py", "tests/ops/test_service_doctor_migrate.py",

@@ -22,8 +22,9 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from node.app import create_app
-from node.home import init_home, open_node
+from node.home import open_node
 from node.runtime import Node
+from tests.fastinit import init_node
 
 
 class FakeClock:
@@ -47,6 +48,15 @@ class Faults:
     partitioned: set[str] = field(default_factory=set)   # codes this node cannot reach
 
 
+class NotSettled(AssertionError):
+    """The network did not converge within its budget (issue 14: never return silently)."""
+
+    def __init__(self, net: Network, rounds: int):
+        self.backlogs = net.backlogs()
+        super().__init__(f"network did not settle in {rounds} rounds; outboxes not empty: "
+                         f"{self.backlogs}; down: {sorted(net.down)} (seed {net.seed})")
+
+
 class NetworkAdapter(BaseAdapter):
     """The transport of one node: routes by URL to the node's in-process app."""
 
@@ -58,9 +68,11 @@ class NetworkAdapter(BaseAdapter):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         dst = self.net.code_for_url(request.url)
         if dst is None or dst in self.net.down:
+            self.net.stats["refused_down"] += 1
             raise requests.ConnectionError(f"connection refused: {request.url}")
         faults = self.net.faults.get(self.src) or self.net.faults.get("*") or Faults()
         if dst in faults.partitioned or self.src in self.net.partitioned_pairs.get(dst, set()):
+            self.net.stats["partitioned"] += 1
             raise requests.ConnectionError(f"network unreachable: {dst}")
         rng = self.net.rng
         if faults.drop_request and rng.random() < faults.drop_request:
@@ -100,9 +112,13 @@ class Network:
         self.partitioned_pairs: dict[str, set[str]] = {}
         self.down: set[str] = set()
         self.held: list[tuple[str, requests.PreparedRequest]] = []
-        self.stats = {"dropped_requests": 0, "dropped_responses": 0, "duplicated": 0, "held": 0}
+        # how often each fault really fired: a fault-injecting test asserts its own (issue 14)
+        self.stats = {"dropped_requests": 0, "dropped_responses": 0, "duplicated": 0, "held": 0,
+                      "refused_down": 0, "partitioned": 0}
         self.db_url_for = db_url_for or (lambda code: None)
         self.before_deliver: list[Callable[[str, requests.PreparedRequest], None]] = []
+        # sees every answer a node gave, even one the network then loses (F2)
+        self.after_deliver: list[Callable[[str, requests.PreparedRequest, requests.Response], None]] = []
 
     # -- nodes -----------------------------------------------------------------------------
     @staticmethod
@@ -131,7 +147,7 @@ class Network:
 
     def add(self, level: str, code: str, name: str | None = None) -> Node:
         home = self.base / code
-        node = init_home(home, level=level, code=code, name=name or f"节点{code}", url=self.url_of(code),
+        node = init_node(home, level=level, code=code, name=name or f"节点{code}", url=self.url_of(code),
                          db_url=self.db_url_for(code), clock=self.clock)
         return self._attach(node)
 
@@ -161,6 +177,8 @@ class Network:
         resp.headers = CaseInsensitiveDict(dict(res.headers))
         resp.url = request.url
         resp.request = request
+        for after in self.after_deliver:
+            after(dst, request, resp)
         return resp
 
     def release_held(self, shuffle: bool = True) -> int:
@@ -204,8 +222,13 @@ class Network:
         with node.activate():
             return sender.sync_all(replicator(node), force=force)
 
-    def settle(self, rounds: int = 50, advance_s: float = 0.0) -> int:
-        """Sync every node until no outbox moves; return the rounds taken."""
+    def settle(self, rounds: int = 50, advance_s: float = 0.0, *, must_converge: bool = True) -> int:
+        """Sync every live node until no outbox holds anything; return the rounds taken.
+
+        Issue 14: a network that does not converge within ``rounds`` raises
+        ``NotSettled`` naming the outboxes still holding rows. A test that expects rows
+        to stay (a node down, a link cut, a quarantined channel) says so with
+        ``must_converge=False`` and then gets ``rounds`` back."""
         for i in range(rounds):
             for code in list(self.nodes):
                 if code not in self.down:
@@ -214,7 +237,48 @@ class Network:
                 self.clock.advance(advance_s)
             if all(self.backlog(c) == 0 for c in self.nodes if c not in self.down):
                 return i + 1
+        if must_converge:
+            raise NotSettled(self, rounds)
         return rounds
+
+    def settle_with_time(self, rounds: int = 200, advance_s: float = 61.0, *,
+                         must_converge: bool = True) -> int:
+        """Like ``settle`` but unforced: each node syncs only links that are due, and the
+        clock moves ``advance_s`` per round (past any backoff below the cap in a few
+        rounds), so backoff and ``Retry-After`` are honoured as ``serve`` would."""
+        for i in range(rounds):
+            for code in list(self.nodes):
+                if code not in self.down:
+                    self.sync(code, force=False)
+            self.clock.advance(advance_s)
+            if all(self.backlog(c) == 0 for c in self.nodes if c not in self.down):
+                return i + 1
+        if must_converge:
+            raise NotSettled(self, rounds)
+        return rounds
+
+    def backlogs(self) -> dict[str, dict[str, int]]:
+        """Non-empty outboxes of live nodes: ``{node: {"dest/channel": rows}}``."""
+        from peewee import fn
+
+        from replication.models import OutboxEntry
+        out: dict[str, dict[str, int]] = {}
+        for code, node in self.nodes.items():
+            if code in self.down:
+                continue
+            with node.activate():
+                rows = (OutboxEntry.select(OutboxEntry.dest, OutboxEntry.channel, fn.COUNT(OutboxEntry.id))
+                        .group_by(OutboxEntry.dest, OutboxEntry.channel)
+                        .tuples())
+                held = {f"{dest}/{channel}": n for dest, channel, n in rows}
+            if held:
+                out[code] = held
+        return out
+
+    def assert_drained(self) -> None:
+        """Every live node's outbox is empty (the sender's backlog, not only the receiver's count)."""
+        held = self.backlogs()
+        assert not held, f"outboxes not empty: {held} (seed {self.seed})"
 
     def backlog(self, code: str) -> int:
         from replication.models import OutboxEntry

@@ -173,11 +173,11 @@ def test_nanshan_complaint_about_a_xihu_firm_goes_through_hq_and_its_result_retu
 def test_a_county_offline_while_30_cases_are_taken_for_it_gets_each_exactly_once(tree, api):
     tree.down.add("440305")
     made = [api.create("440000", complaint(summary=f"第 {i} 件：外卖异物"))["id"] for i in range(30)]
-    tree.settle(rounds=3)
+    tree.settle(rounds=3, must_converge=False)        # the county is down: its cases wait upstream
     for code in GD[:2]:
         tree.faults[code] = Faults(duplicate=0.5, drop_response=0.3)
     tree.down.discard("440305")
-    tree.settle(rounds=200)
+    tree.settle(rounds=200, must_converge=False)      # under faults; converges below
     tree.faults.clear()
     tree.settle()
     county = tree.nodes["440305"]
@@ -395,7 +395,7 @@ def test_conflicting_actions_at_two_nodes_while_cut_off_never_fork_the_case(tree
     # meanwhile the county accepts and concludes
     api.act("440305", cid, action="accept")
     api.act("440305", cid, action="conclude", outcome="mediated")
-    tree.settle(rounds=5)
+    tree.settle(rounds=5, must_converge=False)        # cut off: both sides hold what they owe
     tree.heal()
     tree.settle()
     handler = assert_one_handler_and_converged(tree, cid)
@@ -455,7 +455,9 @@ def test_a_staff_report_goes_to_discipline_above_never_to_the_unit_accused(tree,
     assert up["complainant"]["phone"] == "13500000000"
     # the accused unit keeps a stub: not what it says, nor who reported it
     stub = api.get("440305", cid, role="discipline")
-    assert "执法人员收受" not in json.dumps(stub, ensure_ascii=False) and stub["complainant"] == {"anonymous": True}
+    # (shown masked: discipline at the accused unit is not the report's handler, issue 13 item 3)
+    assert "执法人员收受" not in json.dumps(stub, ensure_ascii=False)
+    assert stub["complainant"] == {"anonymous": True, "masked": True}
     # every other role, on every node that holds it: as if it did not exist
     for code in ("440305", "440300", "440000"):
         for role in ("handler", "admin", "supervisor", "leader"):
@@ -515,13 +517,13 @@ def test_routing_under_duplicates_drops_and_reordering_converges(tree, api):
         made.append(api.create("440000", complaint(summary=f"乱序 {i}"))["id"])
         made.append(api.create("440305", complaint("330106", name="杭州西湖某店", summary=f"跨省 {i}"))["id"])
     for _ in range(6):
-        tree.settle(rounds=3)
+        tree.settle(rounds=3, must_converge=False)   # under faults; converges below
         tree.release_held()
     for cid in made:
         handler = "440305" if cid.startswith("440000") else "330106"
         api.act(handler, cid, action="accept")
     for _ in range(6):
-        tree.settle(rounds=3)
+        tree.settle(rounds=3, must_converge=False)   # under faults; converges below
         tree.release_held()
     tree.faults.clear()
     tree.release_held()

@@ -153,7 +153,7 @@ def test_duplicated_held_and_reordered_deliveries_store_each_attachment_once(sma
     for code in ("440000", "440300", "440305"):       # every push and pull on the way down and back
         tree.faults[code] = Faults(duplicate=0.4, hold=0.25, drop_response=0.2)
     for _ in range(12):
-        tree.settle(rounds=2, advance_s=30)
+        tree.settle(rounds=2, advance_s=30, must_converge=False)   # under faults; converges below
         tree.release_held()                          # late, shuffled: the inbox buffers and applies in order
     tree.faults.clear()
     tree.settle(rounds=100, advance_s=30)
@@ -211,7 +211,7 @@ def test_a_tampered_chunk_is_quarantined_and_nothing_stored(pair, how):
             doc = documents.create(DOC_CHUNK, channel=CHANNEL, origin=station.code, dest="440305", body=body,
                                    keypair=station.keypair, now=station.now())
             outbox.enqueue(rep, "440305", CHANNEL, doc, [station.code], station.now())
-    pair.settle(rounds=3)
+    pair.settle(rounds=3, must_converge=False)   # a held document / an unknown channel keeps its rows
     county = pair.nodes["440305"]
     with county.activate():
         held = [(q.doc_kind, q.error) for q in Quarantine.select().where(Quarantine.state == "held")]
@@ -221,7 +221,7 @@ def test_a_tampered_chunk_is_quarantined_and_nothing_stored(pair, how):
     assert store.blob_files(county) == []
     # the cases channel is not blocked: the station's next change reaches the county
     api.act("440305001", cid, action="accept")
-    pair.settle(rounds=3)
+    pair.settle(rounds=3, must_converge=False)   # a held document / an unknown channel keeps its rows
     assert api.get("440305", cid)["status"] == "accepted"
 
 
@@ -290,7 +290,7 @@ def test_a_parent_that_does_not_know_the_evidence_channel_yet_does_not_stall_the
     station = pair.nodes["440305001"]
     first = api.create("440305001", complaint(name="南山区粤海街道某小卖部", channel="visit"))["id"]
     attach(api, "440305001", first, PDF, "发票.pdf", "application/pdf", role="handler")
-    pair.settle(rounds=3)
+    pair.settle(rounds=3, must_converge=False)   # a held document / an unknown channel keeps its rows
     with station.activate():
         link = Link.get(Link.code == "440305")
     assert (link.attempts, link.next_try_at) == (0, None), (link.attempts, link.last_error)

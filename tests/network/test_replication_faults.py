@@ -6,22 +6,30 @@ the seed is printed so a failure can be replayed with N12315_SEED.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+import threading
 from datetime import timedelta
 
 import pytest
 import requests
 
-from federation.models import Link
+from federation import httpsig
+from federation.models import Link, SeenNonce
+from federation.storage import write_tx
 from node.network.transport import replicator
 from replication import documents, inbox, outbox, sender
+from replication.engine import DbNonceCache
 from replication.models import InboxMark, InboxPending, Quarantine, ReplicationAudit
 from tests.network import notes
 from tests.network.harness import Faults
 
 
-def assert_exactly_once(net, dest: str, origin: str, ids: list[str], channel: str = "cases") -> None:
+def assert_exactly_once(net, dest: str, origin: str, ids: list[str], channel: str = "cases", *,
+                        drained: bool = True) -> None:
+    """Every id applied once at ``dest``, in order; and (issue 14) every live outbox empty:
+    a sender still holding the rows is not done, whatever the receiver counted."""
     got = notes.applied(net.nodes[dest])
     missing = [i for i in ids if i not in got]
     doubled = {i: n for i, n in got.items() if n != 1}
@@ -29,16 +37,45 @@ def assert_exactly_once(net, dest: str, origin: str, ids: list[str], channel: st
     assert not doubled, f"applied more than once: {doubled} (seed {net.seed})"
     assert notes.order(net.nodes[dest], origin, channel) == sorted(notes.order(net.nodes[dest], origin, channel)), \
         f"out of order (seed {net.seed})"
+    if drained:
+        net.assert_drained()
 
 
-def settle_with_time(net, rounds: int = 200) -> None:
-    for _ in range(rounds):
-        for code in list(net.nodes):
-            if code not in net.down:
-                net.sync(code, force=False)
-        net.clock.advance(61)  # past any backoff below the cap in a few rounds
-        if all(net.backlog(c) == 0 for c in net.nodes if c not in net.down):
-            return
+def settle_with_time(net, rounds: int = 200, *, must_converge: bool = True) -> int:
+    """Unforced syncs with the clock moving 61 s a round; raises when it does not converge."""
+    return net.settle_with_time(rounds, 61, must_converge=must_converge)
+
+
+def pushes_answered(net, dest: str) -> list[tuple[requests.PreparedRequest, requests.Response]]:
+    """Every push ``dest`` answered from now on, with the request, even answers the network lost."""
+    seen: list[tuple[requests.PreparedRequest, requests.Response]] = []
+
+    def keep(dst, req, resp):
+        if dst == dest and req.url.endswith(sender.PUSH_PATH):
+            seen.append((req.copy(), resp))
+    net.after_deliver.append(keep)
+    return seen
+
+
+def signed_push(net, src: str, dest: str, body: bytes):
+    """A push from ``src`` with a signature of its own (fresh ``created`` and nonce), through a
+    test client of its own, so two of them can run in two threads at once."""
+    rep = replicator(net.nodes[src])
+    url = net.url_of(dest) + sender.PUSH_PATH
+    headers = {"Content-Type": "application/json"}
+    headers.update(httpsig.sign_request("POST", url, headers, body, sender.hop_keypair(rep), net.clock().timestamp()))
+    return net.apps[dest].test_client().post(sender.PUSH_PATH, data=body, headers=headers,
+                                             base_url=net.url_of(dest))
+
+
+def set_clock(node, clock) -> None:
+    """Only this node's clock moves (its replicator and nonce cache read ``node.clock``)."""
+    node.clock = clock
+    replicator(node).clock = clock
+
+
+def nonce_of(req: requests.PreparedRequest) -> str:
+    return req.headers["Signature-Input"].split('nonce="', 1)[1].split('"', 1)[0]
 
 
 def test_basic_delivery_down_and_up_the_chain(tree):
@@ -83,6 +120,36 @@ def test_f2_response_lost_after_commit_is_deduplicated(pair):
     assert_exactly_once(pair, "440305", "440305001", ids)
 
 
+def test_f2_resend_after_a_lost_answer_is_acknowledged_again_and_the_backlog_empties(pair):
+    """F2 step by step: the county commits the station's batch, the answer is lost; the
+    station's resend is deduplicated (nothing applied again), acknowledged again with the
+    same mark, and the station's outbox is empty afterwards."""
+    station, county = pair.nodes["440305001"], pair.nodes["440305"]
+    ids = [notes.send(station, "440305", i) for i in range(5)]
+    answers = pushes_answered(pair, "440305")
+    pair.faults["440305001"] = Faults(drop_response=1.0)
+    report = pair.sync("440305001", force=False)
+    assert pair.stats["dropped_responses"] >= 1 and report.acked == 0 and report.errors
+    lost = answers[-1][1].json()
+    assert (lost["acked"], lost["applied"]) == (5, 5), "the receiver committed the batch"
+    assert notes.applied(county) == {i: 1 for i in ids}
+    assert pair.backlog("440305001") == 5, "the sender never heard the answer: nothing deleted"
+    pair.faults.clear()
+    with station.activate():
+        due = Link.get(Link.code == "440305").next_try_at.replace(tzinfo=pair.clock().tzinfo)
+    pair.clock.advance((due - pair.clock()).total_seconds() + 1)
+    report = pair.sync("440305001", force=False)           # the ordinary retry, on its schedule
+    again = answers[-1][1].json()
+    assert answers[-1][1].status_code == 200
+    assert (again["acked"], again["applied"], again["duplicates"]) == (5, 0, 5), again
+    assert report.acked == 5 and not report.errors
+    assert pair.backlog("440305001") == 0, "the sender's backlog is empty after the second acknowledgement"
+    with station.activate():
+        link = Link.get(Link.code == "440305")
+        assert link.last_error is None and link.attempts == 0 and link.next_try_at is None
+    assert_exactly_once(pair, "440305", "440305001", ids)
+
+
 def test_f3_same_batch_delivered_twice(pair):
     pair.faults["440305"] = Faults(duplicate=1.0)
     ids = [notes.send(pair.nodes["440305"], "440305001", i) for i in range(30)]
@@ -109,6 +176,103 @@ def test_f3_replayed_answer_to_a_duplicated_request_is_not_a_long_backoff(pair):
     pair.clock.advance(wait + 1)
     pair.sync("440305", force=False)
     assert pair.backlog("440305") == 0
+    assert_exactly_once(pair, "440305001", "440305", ids)
+
+
+class WatchedLock:
+    """The receiver's per-link lock, telling when a second request waits on it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.waited = threading.Event()
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if self.lock.acquire(blocking=False):
+            return True
+        if not blocking:
+            return False
+        self.waited.set()
+        return self.lock.acquire()
+
+    def release(self) -> None:
+        self.lock.release()
+
+    def __enter__(self) -> WatchedLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def test_f3_same_batch_resent_concurrently_with_a_fresh_signature_applies_once(pair, monkeypatch):
+    """Rule 7's case: the nonce check cannot stop it (each copy is signed afresh, as a
+    retry from a second ``n12315 sync`` would be) and the two copies overlap in the
+    receiver: the first is still applying when the second has passed its signature check
+    (on PostgreSQL it then waits on the link's lock; on SQLite on the write lock). The
+    inbox applies the batch once and answers both with the same acknowledgement."""
+    from node.db import is_sqlite
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    ids = [notes.send(county, "440305001", i) for i in range(6)]
+    with county.activate():
+        rows = outbox.pending("440305001", "cases", 100)
+        body = sender.batch_bytes(replicator(county), "440305001", "cases", rows)
+    with station.activate():
+        srep = replicator(station)
+    lock = srep.locks[("440305", "cases")] = WatchedLock()
+    verified = {"n": 0}
+    second_verified = threading.Event()
+    real_nonce = DbNonceCache.seen_or_add
+
+    def counting_nonce(self, key_id, nonce, expires_at):
+        verified["n"] += 1
+        if verified["n"] == 2:
+            second_verified.set()
+        return real_nonce(self, key_id, nonce, expires_at)
+
+    monkeypatch.setattr(DbNonceCache, "seen_or_add", counting_nonce)
+    real = srep.registry.handlers["test.note"]
+    in_handler = threading.Event()
+
+    def slow(delivery):
+        if not in_handler.is_set():
+            in_handler.set()
+            assert second_verified.wait(10), "the second copy never reached the receiver"
+            if not is_sqlite(station.db):
+                assert lock.waited.wait(10), "the second copy never waited on the link's lock"
+        real(delivery)
+
+    srep.registry.handlers["test.note"] = slow
+    answers: list = [None, None]
+    errors: list[BaseException] = []
+
+    def post(i: int) -> None:
+        try:
+            answers[i] = signed_push(pair, "440305", "440305001", body)
+        except BaseException as exc:  # surfaced below: a failed copy must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(2)]
+    try:
+        threads[0].start()
+        assert in_handler.wait(10), "the first copy never reached the handler"
+        threads[1].start()
+        for t in threads:
+            t.join(30)
+    finally:
+        srep.registry.handlers["test.note"] = real
+    assert not errors, errors
+    assert verified["n"] == 2, "both copies passed the hop signature check (fresh nonces)"
+    if not is_sqlite(station.db):
+        assert lock.waited.is_set(), "the second copy was not held back by the link's lock (rule 7)"
+    assert [a.status_code for a in answers] == [200, 200], [a.get_data(as_text=True) for a in answers]
+    got = [a.get_json() for a in answers]
+    assert [g["acked"] for g in got] == [6, 6], f"both copies are answered with the same acknowledgement: {got}"
+    assert [(g["applied"], g["duplicates"]) for g in got] == [(6, 0), (0, 6)], got
+    assert notes.applied(station) == {i: 1 for i in ids}
+    with station.activate():
+        assert Quarantine.select().count() == 0
+    pair.settle()
     assert_exactly_once(pair, "440305001", "440305", ids)
 
 
@@ -347,6 +511,110 @@ def test_f8_same_key_different_content_is_an_alarm(pair):
         assert link.state == "stopped" and "different content" in link.state_reason
 
 
+def _waiting_on_a_lock(node) -> bool:
+    """PostgreSQL: some backend is blocked on a row lock of the send counter."""
+    return bool(node.db.execute_sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+        ("%send_counter%",)).fetchone()[0])
+
+
+def sync_between(net, src: str, dest: str, *, then: threading.Event) -> None:
+    """A sync of ``src`` that reads and sends while a writer still holds its transaction;
+    once ``dest`` has answered the push, ``then`` lets that writer commit. (Recording the
+    acknowledgement waits for the writer: SQLite has one writer, and on PostgreSQL the
+    counter row is locked by it.)"""
+    answered = threading.Event()
+
+    def seen(dst, req, resp):
+        if dst == dest and req.url.endswith(sender.PUSH_PATH):
+            answered.set()
+    net.after_deliver.append(seen)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            net.sync(src)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+    t = threading.Thread(target=run)
+    t.start()
+    try:
+        assert answered.wait(10), "the sync between the two commits sent nothing"
+    finally:
+        then.set()
+        t.join(30)
+        net.after_deliver.remove(seen)
+    assert not errors, errors
+
+
+def test_f9_two_writers_commit_out_of_sequence_order_with_a_sync_between(pair):
+    """F9, rule 2: writer A takes the next number of the link and holds its transaction
+    open; writer B takes the number after it and commits *first*; the county syncs between
+    the two commits; then A commits. A sender that reads "rows above my cursor" (or a
+    counter that does not hold B back) ships B's row, acknowledges past A's and never
+    sends A's row. Here the counter row's lock makes B wait for A (on PostgreSQL visible
+    as a lock wait; SQLite has one writer at a time), and nothing is skipped."""
+    from node.db import is_sqlite
+    county = pair.nodes["440305"]
+    first = notes.send(county, "440305001", 0)
+    pair.settle()                                  # the link has a mark above zero already
+    rep = replicator(county)
+    took: dict[str, int] = {}
+    doc_ids: dict[str, str] = {}
+    enqueued = {w: threading.Event() for w in "AB"}
+    commit = {w: threading.Event() for w in "AB"}
+    errors: list[BaseException] = []
+
+    def writer(name: str, n: int) -> None:
+        try:
+            with county.activate(), write_tx(county.db):
+                doc = documents.create("test.note", channel="cases", origin="440305", dest="440305001",
+                                       body={"n": n}, keypair=county.keypair, now=county.now())
+                took[name] = outbox.enqueue(rep, "440305001", "cases", doc, ["440305"], county.now())
+                doc_ids[name] = doc["id"]
+                enqueued[name].set()
+                assert commit[name].wait(30), f"writer {name} was never told to commit"
+        except BaseException as exc:  # surfaced below: a failed writer must fail the test
+            errors.append(exc)
+            enqueued[name].set()
+
+    a = threading.Thread(target=writer, args=("A", 1))
+    b = threading.Thread(target=writer, args=("B", 2))
+    a.start()
+    assert enqueued["A"].wait(10)
+    b.start()
+    if is_sqlite(county.db):
+        b_went_ahead = enqueued["B"].wait(0.5)
+    else:
+        for _ in range(200):
+            if enqueued["B"].is_set() or _waiting_on_a_lock(county):
+                break
+            threading.Event().wait(0.02)
+        b_went_ahead = enqueued["B"].is_set()
+    if b_went_ahead:
+        # B holds the higher number: commit it first, sync in between, then A
+        assert took["B"] > took["A"]
+        commit["B"].set()
+        b.join(10)
+        sync_between(pair, "440305", "440305001", then=commit["A"])
+        a.join(10)
+    else:
+        # B waits for A's number: A commits, then the sync runs while B's row is uncommitted
+        commit["A"].set()
+        a.join(10)
+        assert enqueued["B"].wait(10)
+        sync_between(pair, "440305", "440305001", then=commit["B"])
+        b.join(10)
+    assert not errors, errors
+    assert not a.is_alive() and not b.is_alive()
+    assert (took["A"], took["B"]) == (2, 3), took
+    pair.settle()
+    assert_exactly_once(pair, "440305001", "440305", [first, doc_ids["A"], doc_ids["B"]])
+    assert notes.order(pair.nodes["440305001"], "440305") == [0, 1, 2]
+    with pair.nodes["440305001"].activate():
+        assert ReplicationAudit.select().where(ReplicationAudit.action == "restore_gap").count() == 0
+
+
 def test_f10_clock_jump_freshness_error_is_clear_and_order_unaffected(pair):
     county = pair.nodes["440305"]
     ids = [notes.send(county, "440305001", i) for i in range(5)]
@@ -367,13 +635,59 @@ def test_f10_clock_jump_freshness_error_is_clear_and_order_unaffected(pair):
     assert notes.order(pair.nodes["440305001"], "440305") == list(range(5))
 
 
+@pytest.mark.parametrize("jump", [timedelta(hours=1), timedelta(days=31)], ids=["1h", "31d"])
+def test_f10_receiver_clock_jumps_and_steps_back_windows_and_documents_made_meanwhile(pair, jump):
+    """F10 at the receiver. Its clock jumps ahead (an hour; a month: past the 30 days of
+    receipts too) and its jobs prune nonces and receipts by that clock; then it steps back.
+    While ahead: the county's pushes are refused as stale with a clear message, and the
+    station's own documents are created with future times (the county refuses those hops
+    too). After the step back: a request captured before the jump, whose nonce was pruned,
+    passes the hop check again, and the inbox still deduplicates it by its marks; every
+    document, those created during the jump included, arrives once and in order."""
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    captured: list[requests.PreparedRequest] = []
+    pair.before_deliver.append(
+        lambda dst, req: captured.append(req.copy()) if dst == "440305001" and req.url.endswith(sender.PUSH_PATH)
+        else None)
+    before = [notes.send(county, "440305001", i) for i in range(3)]
+    pair.settle()
+    pair.before_deliver.clear()
+    real_clock = pair.clock
+    set_clock(station, lambda: real_clock() + jump)
+    with station.activate():
+        assert DbNonceCache(station.now).prune() >= 1
+        assert SeenNonce.select().where(SeenNonce.nonce == nonce_of(captured[0])).count() == 0
+        pruned = inbox.prune_receipts(replicator(station))
+        assert pruned == (3 if jump > timedelta(days=30) else 0)
+    during_down = [notes.send(county, "440305001", 3 + i) for i in range(3)]
+    report = pair.sync("440305", force=True)
+    assert report.acked == 0
+    with county.activate():
+        err = Link.get(Link.code == "440305001").last_error
+    assert "stale" in err and "skew" in err, err
+    made_during = [notes.send(station, "440305", i) for i in range(3)]   # stamped with the station's clock
+    report = pair.sync("440305001", force=True)
+    assert report.acked == 0 and any("stale" in e for e in report.errors), report.errors
+    set_clock(station, real_clock)                                        # the clock steps back
+    answers = pushes_answered(pair, "440305001")
+    resp = pair.deliver("440305001", captured[0])
+    assert resp.status_code == 200, "its nonce was pruned while the clock was ahead: the hop check passes"
+    answer = answers[-1][1].json()
+    assert (answer["applied"], answer["duplicates"]) == (0, 3), answer
+    pair.settle()
+    assert_exactly_once(pair, "440305001", "440305", before + during_down)
+    assert_exactly_once(pair, "440305", "440305001", made_during)
+    assert notes.order(station, "440305") == list(range(6))
+    assert notes.order(county, "440305001") == list(range(3))
+
+
 def test_f13_poison_document_quarantined_other_channels_flow(pair):
     county, station = pair.nodes["440305"], pair.nodes["440305001"]
     notes.send(county, "440305001", 0)
     poison = notes.send(county, "440305001", 1, poison=True)
     after = notes.send(county, "440305001", 2)
     other = [notes.send(county, "440305001", i, channel="stats") for i in range(3)]
-    settle_with_time(pair, rounds=5)
+    settle_with_time(pair, rounds=5, must_converge=False)   # the poisoned channel keeps its rows
     assert notes.order(station, "440305", "stats") == [0, 1, 2], "the other channel flows"
     assert notes.order(station, "440305", "cases") == [0], "the poisoned channel waits"
     with station.activate():
@@ -435,6 +749,45 @@ def test_f17_overloaded_parent_retry_after(pair):
     assert_exactly_once(pair, "440305", "440305001", ids)
 
 
+def test_f17_sender_honours_retry_after_for_its_next_attempt(pair):
+    """F17, rule 11: the busy parent answers 429 with ``Retry-After``; the child's next
+    attempt is due no earlier than that (plus its own jitter of at most a quarter), it
+    sends nothing before, and its backlog drains on the first attempt after."""
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    ids = [notes.send(station, "440305", i) for i in range(5)]
+    rep = replicator(county)
+    # a Retry-After far from the child's own backoff (2 s base), so the two cannot be confused
+    rep.settings = dataclasses.replace(rep.settings, retry_after_s=120)
+    asked: list = []
+    pair.before_deliver.append(lambda dst, req: asked.append(pair.clock()) if dst == "440305" else None)
+    answers = pushes_answered(pair, "440305")
+    slots = [rep.sync_slots.acquire(blocking=False) for _ in range(rep.settings.max_concurrent_syncs)]
+    assert all(slots)
+    try:
+        refused_at = pair.clock()
+        report = pair.sync("440305001", force=False)
+    finally:
+        for _ in slots:
+            rep.sync_slots.release()
+    assert report.acked == 0 and any("429" in e for e in report.errors), report.errors
+    assert answers and answers[-1][1].status_code == 429
+    assert answers[-1][1].headers["Retry-After"] == "120"
+    with station.activate():
+        link = Link.get(Link.code == "440305")
+        next_at = link.next_try_at.replace(tzinfo=refused_at.tzinfo)
+    wait_s = (next_at - refused_at).total_seconds()
+    assert 120 <= wait_s <= 150, f"next attempt in {wait_s:.1f} s, not after Retry-After 120 s (+ jitter ≤ 25 %)"
+    tries = len(asked)
+    pair.clock.advance(wait_s - 1)
+    report = pair.sync("440305001", force=False)              # what `serve`'s timer does: not yet
+    assert len(asked) == tries and report.sent == 0, "the sender tried again before Retry-After"
+    assert pair.backlog("440305001") == 5
+    pair.clock.advance(1)
+    report = pair.sync("440305001", force=False)
+    assert len(asked) > tries and report.acked == 5
+    assert_exactly_once(pair, "440305", "440305001", ids)
+
+
 def test_f23_replayed_request_refused_and_content_deduplicated(pair):
     county = pair.nodes["440305"]
     captured: list[requests.PreparedRequest] = []
@@ -451,6 +804,36 @@ def test_f23_replayed_request_refused_and_content_deduplicated(pair):
     pair.clock.advance(-600)
     resp = pair.deliver("440305001", replay)
     assert resp.status_code == 401 and resp.json()["error"]["code"] == "replayed"
+    assert_exactly_once(pair, "440305001", "440305", ids)
+
+
+def test_f23_replay_ten_minutes_later_after_the_nonce_window_is_deduplicated_by_the_inbox(pair):
+    """F23 past the nonce window: ten minutes later the nonce is pruned (the receiver keeps
+    nonces only while ``created`` is fresh). At a correct clock the captured bytes are
+    refused as stale; at a receiver whose clock has stepped back ten minutes the very same
+    bytes pass the hop check, and the inbox absorbs them: nothing applied twice."""
+    county, station = pair.nodes["440305"], pair.nodes["440305001"]
+    captured: list[requests.PreparedRequest] = []
+    pair.before_deliver.append(
+        lambda dst, req: captured.append(req.copy()) if req.url.endswith(sender.PUSH_PATH) else None)
+    ids = [notes.send(county, "440305001", i) for i in range(3)]
+    pair.settle()
+    pair.before_deliver.clear()
+    replay = captured[0]
+    pair.clock.advance(600)
+    with station.activate():
+        assert DbNonceCache(station.now).prune() >= 1
+        assert SeenNonce.select().where(SeenNonce.nonce == nonce_of(replay)).count() == 0, "nonce window passed"
+    resp = pair.deliver("440305001", replay)
+    assert resp.status_code == 401 and resp.json()["error"]["code"] == "stale", resp.text
+    real_clock = pair.clock
+    set_clock(station, lambda: real_clock() - timedelta(seconds=600))
+    answers = pushes_answered(pair, "440305001")
+    resp = pair.deliver("440305001", replay)
+    assert resp.status_code == 200, resp.text
+    answer = answers[-1][1].json()
+    assert (answer["acked"], answer["applied"], answer["duplicates"]) == (3, 0, 3), answer
+    set_clock(station, real_clock)
     assert_exactly_once(pair, "440305001", "440305", ids)
 
 

@@ -2,6 +2,8 @@
 re-parenting (F19), a province that joins HQ later, and a parent under load (F18)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from federation import links, trust
@@ -41,25 +43,61 @@ def test_f11_key_rotated_while_old_key_documents_are_queued(tree):
 
 
 def test_f12_revoked_node_refused_and_stale_list_refused(tree):
+    """F12: the prefecture revokes the station (list v1) and later re-issues its list (v2).
+    The station's next push is refused at the county with the refusal itself asserted
+    (401, the key no longer resolves), nothing of it applied; v1 replayed — directly and
+    as a document from the prefecture — is refused as a rollback, the county keeps v2 and
+    its control channel keeps flowing."""
+    from replication import sender
     prefecture, county, station = tree.nodes["440300"], tree.nodes["440305"], tree.nodes["440305001"]
     with prefecture.activate():
         first = links.revoke_link("440305001", "测试吊销 / test", prefecture.keypair, prefecture.now(),
                                   load_divisions().is_within)
-    with prefecture.activate():
         federation_docs.push_changes(prefecture)
     tree.settle()
     with county.activate():
         assert trust.is_revoked("440305001")
-        assert Link.get(Link.code == "440305001").state != "active" or trust.is_revoked("440305001")
-    # the revoked station's documents are refused at its parent
+        assert Link.get(Link.code == "440305001").state == "revoked"
+    # the revoked station's documents are refused at its parent: the answer itself
+    answers: list = []
+    tree.after_deliver.append(lambda dst, req, resp: answers.append(resp)
+                              if dst == "440305" and req.url.endswith(sender.PUSH_PATH) else None)
     notes.send(station, "440305", 1)
-    tree.sync("440305001")
+    report = tree.sync("440305001")
+    assert answers, "the station did try to push"
+    refusal = answers[-1]
+    assert refusal.status_code == 401, refusal.text
+    assert refusal.json()["error"]["code"] == "unknown_key" and "revoked" in refusal.json()["error"]["message"]
+    assert report.acked == 0 and any("401" in e for e in report.errors), report.errors
     assert notes.applied(county) == {}
-    # an old list replayed (version not newer) is refused and changes nothing
+    tree.down.add("440305001")          # a revoked node is out of the network: its outbox stays
+    # the prefecture's list moves on to v2 (same entries, re-signed: the renewal job's path)
+    with prefecture.activate():
+        second = trust.refresh_revocation_list(prefecture.keypair, prefecture.now(),
+                                               min_remaining=timedelta(days=365))
+        federation_docs.push_changes(prefecture)
+    assert (first["version"], second["version"]) == (1, 2)
+    tree.settle()
     with county.activate():
+        assert _stored_list_version(county, "440300") == 2
+        # an old list replayed (a genuinely older version) is refused and changes nothing
         with pytest.raises(trust.TrustError) as err:
             trust.apply_revocation_list(first, load_divisions().is_within, county.now())
-        assert err.value.code == "stale_list"
+        assert err.value.code == "stale_list" and "v1" in err.value.message and "v2" in err.value.message
+        assert _stored_list_version(county, "440300") == 2
+    # the same replay arriving as a document from the prefecture changes nothing either
+    with prefecture.activate(), write_tx(prefecture.db):
+        federation_docs._send(prefecture, "federation.revocation", "440305", {"list": first}, hop="440305")
+    after = notes.send(prefecture, "440305", 2)
+    tree.settle()
+    with county.activate():
+        assert _stored_list_version(county, "440300") == 2
+        assert Quarantine.select().count() == 0
+    assert notes.applied(county) == {after: 1}, "the control and cases channels keep flowing"
+
+
+def _stored_list_version(node, issuer: str) -> int:
+    return next(int(lst["version"]) for lst in trust.revocation_lists() if lst["issuer"] == issuer)
 
 
 def test_f14_child_speaking_outside_its_subtree_refused_at_first_hop(tree):
