@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser tools demo test bench i18n clean
+.PHONY: install browser tools demo test fuzz bench i18n clean
 
 install: $(STAMP)
 
@@ -45,6 +45,11 @@ demo: install
 # `serve` processes, not on the CPU (whole suite here: 9 min 16 s with two, 8 min 23 s with three).
 test: install browser tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3 --dist loadfile
+
+# Every endpoint fuzzed deeper than `make test` does (issue 13 item 8, docs/fuzzing.md): more examples per
+# operation, in-process on SQLite and PostgreSQL and against a real `serve`; N12315_FUZZ_SEED=n explores anew.
+fuzz: install
+	N12315_FUZZ_EXAMPLES=$${N12315_FUZZ_EXAMPLES:-100} $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests/node/test_api_fuzz.py
 
 bench: install
 	$(BIN)/python -m bench

@@ -100,6 +100,10 @@ def register_commands() -> None:
     audit_cmds.register(cli)
     from admin_cli import ops_cmds  # issue 16; issue 13 item 7
     ops_cmds.register(cli)
+    from admin_cli import privacy_cmds  # issue 13 item 1: key rotate-data
+    privacy_cmds.register(cli)
+    from admin_cli import import_cmds  # issue 15 item 3
+    import_cmds.register(cli)
 
 
 register_commands()

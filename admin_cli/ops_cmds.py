@@ -153,7 +153,7 @@ def migrate(ctx: Context, no_backup: bool, backup_to: Path | None, passphrase_st
     from node import db as dbmod
     from node import domains, migrations
     from node.config import load_config
-    from node.home import latest_schema, node_exists, schema_too_new
+    from node.home import attach_data_key, latest_schema, node_exists, schema_too_new
     from node.ops import make_backup, schema_version
     if not node_exists(ctx.home):
         raise NodeError(404, "no_node", f"{ctx.home} 中没有节点 / no node in {ctx.home}")
@@ -172,6 +172,7 @@ def migrate(ctx: Context, no_backup: bool, backup_to: Path | None, passphrase_st
                 record = make_backup(config, target, passphrase(passphrase_stdin), with_keys=False, now=_now(),
                                      version=_version())
             domains.install()
+            attach_data_key(ctx.home, db)   # migration 13 encrypts personal data (issue 13 item 1)
             after = migrations.migrate(db)
         else:
             after = before

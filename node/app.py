@@ -117,13 +117,14 @@ def describers() -> list[Callable[[dict], None]]:
     from node.evidence import openapi as evidence_doc
     from node.network import openapi as network_doc
     from node.open311 import openapi as open311_doc
+    from node.ops import api as ops_api
     from node.public import openapi as public_doc
     from node.publicity import openapi as publicity_doc
     from node.routing import api as routing_api
     from node.stats import api as stats_api
     return [cases_doc.describe, network_doc.describe, directives_doc.describe, stats_api.describe,
             routing_api.describe, evidence_doc.describe, publicity_doc.describe,
-            public_doc.describe, open311_doc.describe]
+            public_doc.describe, open311_doc.describe, ops_api.describe]
 
 
 def blueprints() -> list[Blueprint]:
@@ -142,6 +143,7 @@ def blueprints() -> list[Blueprint]:
     from node.network import federation_api, links_api
     from node.network import pages as network_pages
     from node.open311 import api as open311_api
+    from node.ops import api as ops_api
     from node.public import pages as public_pages
     from node.publicity import api as publicity_api
     from node.routing import api as routing_api
@@ -152,4 +154,4 @@ def blueprints() -> list[Blueprint]:
     return [health.bp, cases_api.bp, cases_api.reference, meta.bp, network_api.bp, federation_api.bp, links_api.bp, directives_api.bp,
             stats_api.bp, directives_public.bp, routing_api.bp, desk.bp, cases_pages.bp, routing_pages.bp,
             directives_pages.bp, stats_pages.bp, network_pages.bp, case_page_bp, accounts_pages.bp, evidence_api.bp, evidence_pages.bp,
-            public_pages.bp, publicity_api.bp, open311_api.bp]
+            public_pages.bp, publicity_api.bp, open311_api.bp, ops_api.bp]

@@ -64,6 +64,7 @@ class ReplicationSettings:
 @dataclass(frozen=True)
 class StatsSettings:
     rollup_interval_s: int = 300
+    forward_debounce_s: float = 5.0   # issue 15 P6: a changed day goes up this long after the change
     stale_after_hours: int = 24
     max_range_days: int = 1100
     heartbeat_minutes: int = 60       # a snapshot at least this often, so coverage stays fresh
@@ -156,6 +157,12 @@ class AuditSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """``GET /metrics`` for Prometheus (issue 14 "Seen from outside"; docs/metrics.md)."""
+    allow: str = "127.0.0.0/8 ::1/128"        # client networks (CIDRs, space-separated) scraping without a token
+
+
+@dataclass(frozen=True)
 class TriageRule:
     urgency: str
     keywords: tuple[str, ...]
@@ -188,6 +195,7 @@ class NodeConfig:
     public: PublicSettings = field(default_factory=PublicSettings)
     accounts: AccountSettings = field(default_factory=AccountSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     triage: tuple[TriageRule, ...] = DEFAULT_TRIAGE
     invite_ttl_hours: float = 24.0
     max_body_bytes: int = 1024 * 1024
@@ -210,6 +218,7 @@ SECTIONS: dict[str, type] = {
     "public": PublicSettings,
     "accounts": AccountSettings,
     "audit": AuditSettings,
+    "metrics": MetricsSettings,
 }
 IDENTITY_KEYS = ("level", "code", "name", "url", "db_url")
 TOP_LEVEL_KEYS = ("invite_ttl_hours", "max_body_bytes", "log_level")

@@ -17,6 +17,7 @@ import node.audit as audit
 import node.cases as cases
 import node.directives as directives
 import node.evidence as evidence
+import node.imports as imports
 import node.network as network
 import node.notify as notify
 import node.open311 as open311
@@ -37,7 +38,8 @@ from replication import models as replication_models
 
 TABLES = (federation_models.MODELS, replication_models.MODELS, accounts_models.MODELS, cases_models.MODELS,
           network_models.MODELS, directives_models.MODELS, stats_models.MODELS, routing_models.MODELS,
-          evidence_models.MODELS, notify.MODELS, public.MODELS, open311.MODELS, publicity.MODELS, audit.MODELS)
+          evidence_models.MODELS, notify.MODELS, public.MODELS, open311.MODELS, publicity.MODELS, audit.MODELS,
+          imports.MODELS)
 
 # who applies which arriving documents (the transport never knows what a case is)
 HANDLERS = (network.register_handlers, routing.register_handlers, directives.register_handlers,

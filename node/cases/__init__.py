@@ -12,7 +12,8 @@ layer); everything else in this package is its own business. Where they live:
 * ``intake.py`` — ``create_case``; ``lifecycle.py`` — the state machine, ``act``, the one
   write path ``commit_change`` and its extension hooks; ``search.py`` — ``get_case``,
   ``list_cases``, the leadership board, and for the desk ``search_cases`` (sorted),
-  ``export_cases`` and ``similar_cases`` (duplicate hints); ``preview.py`` — ``preview_case``
+  ``export_cases`` and ``similar_cases`` (duplicate hints), ``read_case`` / ``reveal_case`` (one
+  case masked by role, or opened in full with a recorded reason: ``personal_view.py``); ``preview.py`` — ``preview_case``
   (triage and clocks of a registration, nothing stored); ``overdue.py`` — the overdue job.
 * ``actions_view.py`` — ``allowed_actions`` (the actions a user may take on a case at this node)
   and ``preview_action`` (what an action will do, nothing written); ``case_view.py`` and
@@ -39,7 +40,7 @@ from node.cases.common import (
     to_api,
     urgency_label,
 )
-from node.cases.intake import create_case
+from node.cases.intake import create_case, department_for
 from node.cases.lifecycle import (
     ACTION_NAMES_ZH,
     ACTIONS,
@@ -68,6 +69,8 @@ from node.cases.search import (
     get_case,
     leadership_board,
     list_cases,
+    read_case,
+    reveal_case,
     search_cases,
     similar_cases,
 )
@@ -85,6 +88,8 @@ from node.cases.standard import (
     STATUSES,
     URGENCIES,
 )
+from node.cases.triage import triage
+from node.cases.validate import validate_case_input
 
 __all__ = ["ACTIONS", "ACTION_NAMES_ZH", "COPY_HOOKS", "DISCIPLINE", "DONE_STATUSES", "PROPOSAL_ACTIONS", "READ_ROLES",
            "TRANSITIONS", "CaseChange", "act", "install_extension", "intake_context", "job_specs", "mark_overdue", "to_api",
@@ -99,4 +104,8 @@ __all__ = ["ACTIONS", "ACTION_NAMES_ZH", "COPY_HOOKS", "DISCIPLINE", "DONE_STATU
            # the desk's intake form and case list (issue 11 items 3-4)
            "EXPORT_MAX", "SORTS", "count_cases_upto", "export_cases", "preview_case", "search_cases", "similar_cases",
            # the desk's case page (issue 11 item 5): the actions a user may take here, and what one will do
-           "allowed_actions", "preview_action"]
+           "allowed_actions", "preview_action",
+           # masking by role and the recorded full read (issue 13 items 3-4)
+           "read_case", "reveal_case",
+           # bulk import (issue 15 item 3): the same validation, numbering and triage as intake
+           "department_for", "triage", "validate_case_input"]

@@ -86,6 +86,22 @@ def mask_person(person: Mapping[str, Any] | None) -> dict:
     return out
 
 
+# a mainland mobile number, an 18-character resident ID number, an e-mail address typed in a
+# description or a note (issue 13 item 1 "free-text contact data"); digits around them end the match
+_ID_IN_TEXT = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])")
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+_EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def mask_text(text: Any) -> str:
+    """Free text with the ID numbers, mobile numbers and e-mail addresses in it masked (issue 13
+    item 3): ``请拨13900000000`` → ``请拨139****0000``. Names in prose are not guessed at."""
+    out = str(text or "")
+    out = _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group(0)), out)
+    out = _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), out)
+    return _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group(0)), out)
+
+
 def mask_address_for(channel_address: str) -> str:
     """A notification's destination (phone or e-mail) masked for the delivery log."""
     return mask_email(channel_address) if "@" in channel_address else mask_phone(channel_address)

@@ -66,6 +66,42 @@ def test_the_trusted_proxys_forwarded_address_is_the_client(tmp_path, trusted):
         assert {"time", "level", "logger", "message"} <= set(entry)
 
 
+def test_metrics_of_a_serving_node(tmp_path):
+    """``GET /metrics`` of a real ``serve`` (issue 14, docs/metrics.md): this machine scrapes without
+    a token and sees the scheduler's jobs; a client behind the trusted proxy is not this machine."""
+    from prometheus_client.parser import text_string_to_metric_families
+    proc, url, log = serve(tmp_path, {"N12315_HTTP__TRUSTED_PROXY": "127.0.0.1"})
+    try:
+        deadline, samples = time.monotonic() + 20, {}
+        while time.monotonic() < deadline:
+            resp = requests.get(url + "/metrics", timeout=10)
+            assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                       for fam in text_string_to_metric_families(resp.text) for s in fam.samples}
+            if ("n12315_job_runs_total", (("job", "db.checkpoint"),)) in samples:
+                break
+            time.sleep(0.5)
+        assert samples[("n12315_job_runs_total", (("job", "db.checkpoint"),))] >= 1, sorted(samples)
+        assert samples[("n12315_node_info", (("code", "440305"), ("level", "county")))] == 1
+        assert samples[("n12315_audit_head_seq", ())] >= 0
+        outside = requests.get(url + "/metrics", headers={"X-Forwarded-For": "203.0.113.5"}, timeout=10)
+        assert outside.status_code == 401 and outside.json()["error"]["code"] == "unauthenticated"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        log.close()
+
+
+def test_a_malformed_metrics_network_is_refused_by_name(tmp_path):
+    [port] = free_ports(1)
+    home = tmp_path / "node"
+    cli_cmd(home, "init", "--level", "county", "--code", "440305", "--name", "南山", "--url", f"http://127.0.0.1:{port}")
+    done = subprocess.run([sys.executable, "-m", "admin_cli", "--home", str(home), "serve", "--port", str(port)],
+                          env={**os.environ, "N12315_METRICS__ALLOW": "10.0.0.0/33"}, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0 and "metrics.allow" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_an_unknown_log_format_is_refused_by_name(tmp_path):
     [port] = free_ports(1)
     home = tmp_path / "node"
