@@ -121,6 +121,24 @@ def test_migration_15_chains_the_events_written_before_it(worked):
     assert r.status_code == 200 and verify_history(client.node.db).ok
 
 
+def test_imported_cases_are_chained_and_checked_like_any_other(worked, tmp_path):
+    """Bulk import writes events past ``commit_change`` (issue 15 item 3): chained all the same."""
+    import node.imports as imports
+    from tests.node.imports.test_import import legacy_row, write_csv
+    client, _, _ = worked
+    file = write_csv(tmp_path / "legacy.csv", [legacy_row("SZ-1"), legacy_row("SZ-2", status="", outcome="",
+                                                                              concluded_at="")])
+    with client.node.activate():
+        assert imports.import_file(client.node, file).imported == 2
+        ids = [r.case_id for r in imports.ImportRecord.select()]
+    for cid in ids:
+        assert events(client.node, cid)[0].prev_hash == genesis(cid)
+    report = verify_history(client.node.db)
+    assert report.ok and report.cases == 4
+    sql(client.node, "UPDATE case_event SET actor = ? WHERE id = ?", "someone", events(client.node, ids[1])[0].id)
+    assert [(f.case_id, f.problem) for f in verify_history(client.node.db).findings] == [(ids[1], "changed")]
+
+
 # -- a copy holder ----------------------------------------------------------------------------------
 @pytest.fixture
 def line(tmp_path, db_backend):
