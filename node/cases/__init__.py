@@ -22,7 +22,15 @@ layer); everything else in this package is its own business. Where they live:
 """
 from node.cases.actions_view import allowed_actions, preview_action
 from node.cases.category_table import CategoryTable, load_categories
-from node.cases.chain import HistoryFinding, HistoryReport, chain_events, chain_existing, chain_onto, verify_history
+from node.cases.chain import (
+    HistoryFinding,
+    HistoryReport,
+    chain_events,
+    chain_existing,
+    chain_onto,
+    event_hash,
+    verify_history,
+)
 from node.cases.checks import check_text, parse_money
 from node.cases.common import (
     ANY_ACT_ROLES,
@@ -93,7 +101,8 @@ from node.cases.standard import (
 from node.cases.triage import triage
 from node.cases.validate import validate_case_input
 
-__all__ = ["HistoryFinding", "HistoryReport", "chain_events", "chain_onto", "chain_existing", "verify_history",
+__all__ = ["HistoryFinding", "HistoryReport", "chain_events", "chain_existing", "chain_onto", "event_hash",
+           "verify_history",
            "ACTIONS", "ACTION_NAMES_ZH", "COPY_HOOKS", "DISCIPLINE", "DONE_STATUSES", "PROPOSAL_ACTIONS", "READ_ROLES",
            "TRANSITIONS", "CaseChange", "act", "install_extension", "intake_context", "job_specs", "mark_overdue", "to_api",
            "commit_change", "new_event", "illegal_action", "insert_rows", "next_due", "no_link_error",

@@ -24,6 +24,7 @@ from node.cases import (
     act,
     chain_onto,
     commit_change,
+    event_hash,
     insert_rows,
     new_event,
     next_due,
@@ -139,7 +140,10 @@ def _diverged(node: Node, case_id: str, old: list[Mapping[str, Any]], rows: list
               common: int) -> None:
     first = old[common]
     at = show_time(node.now())
-    how = "changed" if common < len(rows) else "removed"
+    # removed: the event after ours is the one that arrived in its place (or nothing arrived)
+    gone = common >= len(rows) or (common + 1 < len(old)
+                                   and event_hash(old[common + 1], "") == event_hash(rows[common], ""))
+    how = "removed" if gone else "changed"
     CaseEvent.update(superseded=f"{at} diverged from {rows[0]['node'] if rows else '?'}").where(
         (CaseEvent.case_id == case_id) & CaseEvent.superseded.is_null() & (CaseEvent.id >= first["id"])).execute()
     reason = (f"{HISTORY_DIVERGED}：本节点所存第 {common + 1} 条记录（{first['action']}）被发来的历史修改或删除，"

@@ -210,3 +210,22 @@ def test_a_copy_keeps_both_histories_when_the_handler_rewrote_one(line):
     row, held, _ = _copy_state(line, cid)
     assert "案件历史与办理单位发来的不一致" in row["attention"] and held[-1].note.endswith("第三次联系")
     assert len(list_entries(line.nodes["440300"], action="case.history-diverged")) == 1
+
+
+def test_a_copy_names_an_event_the_handler_removed(line):
+    r = _call(line, "440305", "POST", CASES, "intake", complaint(channel="visit"))
+    cid = r.get_json()["id"]
+    _call(line, "440305", "POST", f"{CASES}/{cid}/actions", body={"action": "accept", "mode": "mediation"})
+    _call(line, "440305", "POST", f"{CASES}/{cid}/actions", body={"action": "comment", "note": "已联系"})
+    line.settle()
+    _, held_before, _ = _copy_state(line, cid)
+    county = line.nodes["440305"]
+    accept = next(e for e in events(county, cid) if e.action == "accept")
+    sql(county, "DELETE FROM case_event WHERE id = ?", accept.id)
+    _call(line, "440305", "POST", f"{CASES}/{cid}/actions", body={"action": "comment", "note": "第二次联系"})
+    line.settle()
+    row, held, old = _copy_state(line, cid)
+    assert "both are kept" in row["attention"] and "accept" in [e.action for e in old]
+    assert "accept" not in [e.action for e in held] and len(held) == len(held_before)   # one gone, one new
+    entry = list_entries(line.nodes["440300"], action="case.history-diverged")
+    assert [(e["target"], e["detail"]["how"], e["detail"]["action"]) for e in entry] == [(cid, "removed", "accept")]
