@@ -1,7 +1,8 @@
 """``n12315 audit …``: the tamper-evident audit log (CONTRACT §11; issue 13 item 4; docs/audit.md).
 
-``audit verify [--json]`` walks every chain: exit 0 when it holds; otherwise exit 1 with one line
-on stderr naming the first entry that was changed, removed or inserted. ``audit list`` shows the
+``audit verify [--json]`` walks every chain — the audit log's and each case's history (node/cases/
+chain.py): exit 0 when all hold; otherwise exit 1 with a line on stderr naming the first entry
+that was changed, removed or inserted (one line per damaged case history). ``audit list`` shows the
 newest entries; ``audit seal`` signs the head now (``serve`` does it every
 ``audit.head_sign_interval_s`` seconds).
 """
@@ -14,6 +15,7 @@ import click
 
 from admin_cli.cli import Context, emit_json, pass_ctx
 from node.audit import list_entries, seal_head, verify
+from node.cases import verify_history
 
 
 @click.group("audit")
@@ -25,19 +27,33 @@ def audit() -> None:
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON / print JSON")
 @pass_ctx
 def verify_cmd(ctx: Context, as_json: bool) -> None:
-    """校验审计日志的哈希链与签名链头 / check the hash chain and the signed heads."""
+    """校验审计日志与各案件历史的哈希链 / check the audit chain, its signed heads and every case's history chain."""
     node = ctx.node()
     report = verify(node)
+    with node.activate():
+        histories = verify_history(node.db)
     if as_json:
-        emit_json(report.to_dict())
-    elif report.ok:
+        emit_json({**report.to_dict(), "ok": report.ok and histories.ok, "audit_ok": report.ok,
+                   "case_histories": histories.to_dict()})
+    elif report.ok and histories.ok:
         signed = report.last_signed
         click.echo(f"审计日志完好：{report.entries} 条 / audit log intact: {report.entries} entries"
                    + (f"; 最近签名链头 last signed head #{signed['seq']} {signed['signed_at']}" if signed else
                       "; 尚无签名链头 / no signed head yet"))
+        click.echo(f"案件历史完好：{histories.cases} 件 {histories.events} 条 / case histories intact: "
+                   f"{histories.cases} cases, {histories.events} events"
+                   + (f"; 另存被取代的记录 {histories.superseded} 条 / {histories.superseded} superseded events kept"
+                      if histories.superseded else ""))
     if not report.ok:
         assert report.first_bad is not None
         click.echo(f"错误 / error: {report.first_bad.line()}", err=True)
+    if not histories.ok:
+        for finding in histories.findings:
+            click.echo(f"错误 / error: {finding.message}", err=True)
+        if histories.damaged > len(histories.findings):
+            click.echo(f"……共 {histories.damaged} 件案件历史受损 / {histories.damaged} case histories damaged in all",
+                       err=True)
+    if not (report.ok and histories.ok):
         sys.exit(1)
 
 

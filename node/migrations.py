@@ -134,6 +134,18 @@ def _m0014_trigram_index(db: Database) -> None:
     create_search_index(db)
 
 
+def _m0015_case_history_chain(db: Database) -> None:
+    """Case history hash-chained (issue 13 item 4; docs/audit.md "Case history"): the chain
+    columns and the copy's superseded mark, then every event written before chained, case by
+    case in the order of ``id``."""
+    from node.cases import chain_existing
+    have = {c.name for c in db.get_columns("case_event")}
+    for name, sql_type in (("prev_hash", "VARCHAR(64)"), ("hash", "VARCHAR(64)"), ("superseded", "VARCHAR(255)")):
+        if name not in have:
+            db.execute_sql(f'ALTER TABLE "case_event" ADD COLUMN "{name}" {sql_type}')
+    chain_existing(db)
+
+
 MIGRATIONS: list[dbmod.Migration] = [
     (1, "initial schema", _m0001_initial),
     (2, "ping arrival order", _m0002_ping_arrival),
@@ -149,6 +161,7 @@ MIGRATIONS: list[dbmod.Migration] = [
     (12, "bulk import: legacy ids", _m0012_import_records),
     (13, "personal data encrypted at rest", _m0013_personal_data_encrypted),
     (14, "substring search index with a schema-qualified operator class", _m0014_trigram_index),
+    (15, "case history hash-chained", _m0015_case_history_chain),
 ]
 
 

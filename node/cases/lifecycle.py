@@ -27,6 +27,7 @@ from typing import Any
 
 from node import deadlines as dl
 from node.cases import standard
+from node.cases.chain import chain_events
 from node.cases.checks import parse_money
 from node.cases.common import (
     ACT_ROLES,
@@ -257,6 +258,8 @@ def commit_change(node: Node, changes: list[CaseChange]) -> None:
                            code="concurrent_change")
     events = [e for c in changes for e in c.events]
     if events:
+        # after the case rows are written (an update holds its row): no one appends in between
+        chain_events(node.db, events, new_rows and {r["case_id"] for r in new_rows})
         insert_rows(node.db, CaseEvent, events)
     for hook in CHANGE_HOOKS:
         hook(node, changes)

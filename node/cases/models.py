@@ -127,17 +127,24 @@ class CaseEvent(BaseModel):
     to_status = CharField(null=True)
     note = TextField(default="")
     data = TextField(default="{}")
+    # the per-case hash chain (issue 13 item 4; node/cases/chain.py): hash of the event before
+    # (the case's genesis for the first) and of this event's content with it
+    prev_hash = CharField(max_length=64, null=True)
+    hash = CharField(max_length=64, null=True)
+    # set at a copy whose held history the handler's contradicted: the old events are kept,
+    # out of the case's history and out of its chain (the text says when and why)
+    superseded = CharField(null=True)
 
     @classmethod
     def for_case(cls, case_id: str):
         return (cls.select()
-                .where(cls.case_id == case_id)
+                .where((cls.case_id == case_id) & cls.superseded.is_null())
                 .order_by(cls.at, cls.id))
 
     @classmethod
     def for_cases(cls, case_ids: list[str]):
         return (cls.select()
-                .where(cls.case_id.in_(case_ids))
+                .where(cls.case_id.in_(case_ids) & cls.superseded.is_null())
                 .order_by(cls.at, cls.id))
 
 

@@ -47,6 +47,7 @@ from node.cases import (
     TRANSITIONS,
     Case,
     CaseEvent,
+    chain_events,
     check_text,
     department_for,
     insert_rows,
@@ -430,6 +431,7 @@ def _write(node: Node, batch: list[Prepared], source: str) -> None:
                 node.db.execute_sql("INSERT INTO case_search (case_id, body) VALUES "
                                     + ", ".join([f"({p}, {p})"] * len(chunk)),
                                     [v for r in chunk for v in (r["case_id"], r["search_text"])])
+        chain_events(node.db, events, {r["case_id"] for r in rows})   # new cases: from genesis
         _insert(node, CaseEvent, events)
         _insert(node, ImportRecord, records)
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from node.audit import record
 from node.cases import (
     ACTION_NAMES_ZH,
     COPY_HOOKS,
@@ -21,7 +22,9 @@ from node.cases import (
     CaseChange,
     CaseEvent,
     act,
+    chain_onto,
     commit_change,
+    event_hash,
     insert_rows,
     new_event,
     next_due,
@@ -54,6 +57,8 @@ from replication.registry import ApplyError
 
 log = logging.getLogger(__name__)
 
+HISTORY_DIVERGED = "案件历史与办理单位发来的不一致"
+
 
 # -- keeping a copy --------------------------------------------------------------------------------
 def store_copy(node: Node, wire: Mapping[str, Any], events: list[Mapping[str, Any]]) -> str:
@@ -75,6 +80,8 @@ def store_copy(node: Node, wire: Mapping[str, Any], events: list[Mapping[str, An
     except SealError as exc:
         raise ApplyError(f"案件 {cid} 的密封个人信息无法开启 / case {cid}: sealed personal data refused: "
                          f"{exc.message}") from None
+    if local is not None and (local.get("attention") or "").startswith(HISTORY_DIVERGED) and not row.get("attention"):
+        row["attention"] = local["attention"]   # the alarm stays until a person clears it
     if rules.is_accused_unit(node.code, accused(node, row), load_divisions()):
         row = redact(row)
     row["search_text"] = search_text(row) if row.get("summary") else ""
@@ -94,7 +101,7 @@ def store_copy(node: Node, wire: Mapping[str, Any], events: list[Mapping[str, An
         update = {k: v for k, v in row.items() if k in columns and k != "case_id"}
         update_row(node.db, cid, int(local["version"]), update)
         old_events = fetch_events(node.db, cid)
-    new_events = _sync_events(cid, old_events, events)
+    new_events = _sync_events(node, cid, old_events, events)
     stored = full if local is None else {**local, **update}
     for hook in COPY_HOOKS:
         hook(node, stored, local)
@@ -105,29 +112,49 @@ def store_copy(node: Node, wire: Mapping[str, Any], events: list[Mapping[str, An
     return "created" if local is None else "updated"
 
 
-def _sync_events(case_id: str, old: list[Mapping[str, Any]], incoming: list[Mapping[str, Any]]
+def _sync_events(node: Node, case_id: str, old: list[Mapping[str, Any]], incoming: list[Mapping[str, Any]]
                  ) -> list[dict[str, Any]]:
-    """Make our history equal the handler's; append when ours is a prefix. Returns the events
-    new to us."""
-    def key(e: Mapping[str, Any]) -> tuple[str, str, str]:
-        at = e["at"]
-        at = at.isoformat() if isinstance(at, datetime) else str(at)
-        return at, str(e["node"]), str(e["action"])
-
-    n = len(old)
+    """Keep our history equal to the handler's. The arriving events are chained here exactly as
+    the handler chained them (issue 13 item 4); when ours is a prefix of them, the rest is
+    appended. When it is not — an event we hold was changed or removed on the way or at the
+    sender — nothing is replaced silently: our events are kept, marked superseded, the arriving
+    history is stored beside them, the case is flagged and ``case.history-diverged`` audited.
+    Returns the events new to us."""
     rows = [{"case_id": case_id, "at": datetime.fromisoformat(e["at"]) if isinstance(e["at"], str) else e["at"],
              "node": e["node"], "actor": e["actor"], "action": e["action"], "from_status": e["from_status"],
              "to_status": e["to_status"], "note": e.get("note") or "", "data": e.get("data") or "{}"}
             for e in incoming]
-    if n <= len(rows) and (n == 0 or key(old[-1]) == key(rows[n - 1])):
-        fresh = rows[n:]
-    else:
-        CaseEvent.delete().where(CaseEvent.case_id == case_id).execute()
-        fresh = rows
-        n = 0
+    chain_onto(rows, {})
+    common = 0
+    while common < min(len(old), len(rows)) and old[common].get("hash") == rows[common]["hash"]:
+        common += 1
+    if common < len(old):
+        _diverged(node, case_id, old, rows, common)
+    fresh = rows[common:]
     if fresh:
         insert_rows(CaseEvent._meta.database, CaseEvent, fresh)
-    return rows[n:]
+    return fresh
+
+
+def _diverged(node: Node, case_id: str, old: list[Mapping[str, Any]], rows: list[dict[str, Any]],
+              common: int) -> None:
+    first = old[common]
+    at = show_time(node.now())
+    # removed: the event after ours is the one that arrived in its place (or nothing arrived)
+    gone = common >= len(rows) or (common + 1 < len(old)
+                                   and event_hash(old[common + 1], "") == event_hash(rows[common], ""))
+    how = "removed" if gone else "changed"
+    CaseEvent.update(superseded=f"{at} diverged from {rows[0]['node'] if rows else '?'}").where(
+        (CaseEvent.case_id == case_id) & CaseEvent.superseded.is_null() & (CaseEvent.id >= first["id"])).execute()
+    reason = (f"{HISTORY_DIVERGED}：本节点所存第 {common + 1} 条记录（{first['action']}）被发来的历史修改或删除，"
+              f"两份均已保存，请核查 / the history received differs from the one held here from event "
+              f"{common + 1} ({first['action']}) on: both are kept, check it")
+    Case.update(attention=reason).where(Case.case_id == case_id).execute()
+    log.error("case %s: arriving history differs from the one held here at event %s (%s); both kept",
+              case_id, common + 1, how)
+    record(node, "system", "case.history-diverged", case_id,
+           {"at_event": common + 1, "event_id": first["id"], "action": first["action"], "how": how,
+            "held_events": len(old), "received_events": len(rows)})
 
 
 # -- case.transfer ---------------------------------------------------------------------------------

@@ -106,8 +106,9 @@ def fetch_row(db: Any, case_id: str) -> dict[str, Any] | None:
 
 
 def fetch_events(db: Any, case_id: str) -> list[dict[str, Any]]:
-    """``CaseEvent.for_case(case_id).dicts()`` without the query builder."""
-    return _select_by_case(db, CaseEvent, "case_event", ' ORDER BY "at", "id"', case_id)
+    """The case's current history in chain order (issue 13 item 4: the order each event was
+    appended here, which is the order it travels in and the order a copy chains it in)."""
+    return _select_by_case(db, CaseEvent, "case_event", ' AND "superseded" IS NULL ORDER BY "id"', case_id)
 
 
 def update_row(db: Any, case_id: str, version: int, values: Mapping[str, Any]) -> int:
