@@ -19,15 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from admin_cli.demo import Federation, free_ports
+from admin_cli.demo import TREE, Federation, free_ports
 
-CHAIN = [
-    ("hq", "000000", "国家市场监督管理总局", None),
-    ("province", "440000", "广东省市场监督管理局", "000000"),
-    ("prefecture", "440300", "深圳市市场监督管理局", "440000"),
-    ("county", "440305", "深圳市南山区市场监督管理局", "440300"),
-    ("station", "440305001", "南山区粤海市场监管所", "440305"),
-]
+CHAIN = TREE[:5]   # the demo's Guangdong branch: HQ → province → prefecture → county → station
 # Federation.start speeds replication up for the demo; a fresh-figures measure must not
 DEFAULT_REPLICATION = {"N12315_REPLICATION__PUSH_INTERVAL_S": "2.0", "N12315_REPLICATION__PULL_INTERVAL_S": "15",
                        "N12315_REPLICATION__BACKOFF_CAP_S": "3600"}

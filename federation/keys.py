@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 __all__ = [
     "KeyFileError",
@@ -96,7 +97,7 @@ def generate_keypair(key_id: str) -> KeyPair:
     return keypair_from_private(key_id, Ed25519PrivateKey.generate())
 
 
-def save_private_key(path: str | os.PathLike[str], key: Ed25519PrivateKey) -> None:
+def save_private_key(path: str | os.PathLike[str], key: Ed25519PrivateKey | X25519PrivateKey) -> None:
     """Write ``key`` as unencrypted PKCS#8 PEM to a new file of mode 0600.
 
     The file is created with its final mode (never briefly readable by others) and

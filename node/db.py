@@ -103,6 +103,18 @@ def analyze(db: Database) -> None:
             db.execute_sql("ANALYZE")
 
 
+def stored_time(value: object) -> datetime | None:
+    """A time as the database hands it back — naive UTC from a column, SQLite text from an
+    aggregate, or already aware — as an aware UTC datetime (None stays None). The one reader
+    of stored times, so no domain carries its own copy of the same three cases."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime), value
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def is_sqlite(db: Database) -> bool:
     return isinstance(db, SqliteDatabase)
 

@@ -26,7 +26,7 @@ from node.cases.extensions import load_extension_schemas
 from node.cases.models import Case, CaseEvent
 from node.cases.triage import URGENCY_NAMES_ZH
 from node.config import CONFIGS_DIR
-from node.db import is_sqlite
+from node.db import is_sqlite, stored_time
 from node.divisions import HQ_CODE, load_divisions
 from node.errors import NodeError, forbidden, not_found
 from node.runtime import Node
@@ -120,13 +120,8 @@ def db_time(dt: datetime) -> datetime:
 
 def show_time(value: Any) -> str | None:
     """A stored time as shown: ISO 8601 at +08:00."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(SHANGHAI).isoformat()
+    at = stored_time(value)
+    return at.astimezone(SHANGHAI).isoformat() if at else None
 
 
 def shanghai_today(node: Node) -> date:

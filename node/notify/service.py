@@ -24,10 +24,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from node.db import write_tx
+from node.db import stored_time, write_tx
 from node.notify.models import DeliveryAttempt, Notification
 from node.notify.senders import CHANNELS, SENDERS, DeliveryError, Outgoing
 from node.notify.templates import EVENT_STATUS
+from node.privacy import mask_address_for
 from node.runtime import Node
 
 log = logging.getLogger(__name__)
@@ -218,24 +219,14 @@ def backoff_s(settings: Any, tries: int) -> float:
 
 # -- listing (the staff API) ----------------------------------------------------------------------
 def mask_address(address: str) -> str:
-    """139****0000 for a phone, z***@example.com for an e-mail address."""
-    if "@" in address:
-        local, _, domain = address.partition("@")
-        return f"{local[:1]}***@{domain}"
-    if len(address) >= 7:
-        return f"{address[:3]}****{address[-4:]}"
-    return "****"
+    """139****0000 for a phone, z***@example.com for an e-mail address (node.privacy's rule)."""
+    return mask_address_for(address)
 
 
 def show_time(value: Any) -> str | None:
     """A stored time as shown: ISO 8601 at +08:00."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(SHANGHAI).isoformat()
+    at = stored_time(value)
+    return at.astimezone(SHANGHAI).isoformat() if at else None
 
 
 def list_deliveries(node: Node, case_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from peewee import fn
@@ -32,6 +32,7 @@ from node import jobs
 from node.audit import AuditHead
 from node.cases import Case
 from node.config import NodeConfig, config_error
+from node.db import stored_time
 from node.deadlines import work_calendar
 from node.notify import Notification
 from node.ops.doctor import calendar_years
@@ -73,13 +74,8 @@ def may_scrape_without_token(remote_addr: str | None, networks: tuple[Network, .
 # -- plain collection ----------------------------------------------------------------------------
 def _ts(value: Any) -> float | None:
     """A stored time (naive UTC, aware, or SQLite text from an aggregate) as unix seconds."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
+    at = stored_time(value)
+    return at.timestamp() if at else None
 
 
 def link_figures(now: datetime, held: dict[str, int] | None = None) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from node.privacy.lookup import complainant_hashes, normalise_phone, phone_hash,
 from node.privacy.masking import (
                                   PERSONAL_KEYS,
                                   mask_address,
+                                  mask_address_for,
                                   mask_id_number,
                                   mask_name,
                                   mask_person,
@@ -26,4 +27,4 @@ from node.privacy.sealing import SealError, current_seal_public, ensure_seal_key
 __all__ = ["DataKeyError", "EncryptedTextField", "Keyring", "bind_keyring", "complainant_hashes",
            "encrypted_columns", "keyring_of", "load_keyring", "normalise_phone", "phone_hash", "phone_hashes",
            "PERSONAL_KEYS", "SealError", "current_seal_public", "ensure_seal_key", "sealing", "open_envelope", "rotate_seal_key", "seal",
-           "mask_address", "mask_id_number", "mask_name", "mask_person", "mask_phone", "mask_text"]
+           "mask_address", "mask_address_for", "mask_id_number", "mask_name", "mask_person", "mask_phone", "mask_text"]

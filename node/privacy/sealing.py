@@ -39,6 +39,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
+from federation import keys as fkeys
+
 __all__ = ["SUITE_NAME", "SealError", "current_seal_public", "ensure_seal_key", "fingerprint", "learn_seal_key",
            "open_envelope", "own_seal_keys", "peer_seal_key", "publish_rotated_key", "recipients_of",
            "rotate_seal_key", "seal", "seal_key_files"]
@@ -102,18 +104,13 @@ def seal_key_files(home: str | os.PathLike[str]) -> dict[int, Path]:
 
 
 def _write_key(path: Path, key: X25519PrivateKey) -> None:
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    """The signing key's writer: 0600 from the first byte, never over an existing key, the file
+    and its directory entry synced."""
     path.parent.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)   # never briefly readable
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        os.unlink(path)
-        raise
+        fkeys.save_private_key(path, key)
+    except fkeys.KeyFileError as exc:
+        raise SealError("key_file", f"无法写入密钥文件 / {exc}") from None
 
 
 def _read_key(path: Path) -> X25519PrivateKey:

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from node.cases import SHANGHAI
+from node.db import stored_time
 from node.errors import invalid
 from node.runtime import Node
 from node.stats.models import COUNT_MEASURES, DIMS, StatsState
@@ -53,9 +54,9 @@ def as_date(value: Any) -> date:
 
 
 def aware(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    at = stored_time(value)
+    assert at is not None
+    return at
 
 
 def db_time(dt: datetime) -> datetime:

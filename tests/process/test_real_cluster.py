@@ -18,18 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from admin_cli.demo import Federation, cli_cmd, free_ports
+from admin_cli.demo import TREE, Federation, cli_cmd, free_ports
 from tests.process.proxy import FaultProxy
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(600)]
 
-CHAIN = [
-    ("hq", "000000", "国家市场监督管理总局", None),
-    ("province", "440000", "广东省市场监督管理局", "000000"),
-    ("prefecture", "440300", "深圳市市场监督管理局", "440000"),
-    ("county", "440305", "深圳市南山区市场监督管理局", "440300"),
-    ("station", "440305001", "南山区粤海市场监管所", "440305"),
-]
+CHAIN = TREE[:5]   # the demo's Guangdong branch: HQ → province → prefecture → county → station
 
 
 
