@@ -14,6 +14,7 @@ from node.cases import Case
 from node.directives.common import BODY_MAX, ISSUE_ROLES, TITLE_MAX, as_actor, is_within, require_role, unknown_fields
 from node.directives.service import issue
 from node.errors import invalid, not_found
+from node.privacy import mask_text
 from node.runtime import Node
 
 FROM_CASE_FIELDS = ("title", "body", "severity", "urgency", "certainty", "category", "ack_within_minutes",
@@ -70,7 +71,9 @@ def draft_from_case(node: Node, case_id: str) -> tuple[Any, dict[str, Any]]:
     urgency_zh = {"critical": "特别紧急", "urgent": "紧急"}[case.urgency]
     body_lines = [f"案件 {case.case_id}（{urgency_zh}）：{case.summary}"]
     if case.description:
-        body_lines.append(case.description)
+        # the directive goes to every target and its whole subtree: phone and ID numbers typed
+        # into the description are starred as for any masked reader (issue 13 item 3)
+        body_lines.append(mask_text(case.description))
     if respondent.get("name") or respondent.get("address"):
         body_lines.append(f"涉事经营者：{respondent.get('name') or '—'}，地址：{respondent.get('address') or '—'}")
     body_lines.append("请属地立即赶赴现场核查处置，并按时限签收、报告处置情况。")

@@ -407,7 +407,8 @@ def test_directive_from_an_especially_urgent_case(tree, staff):
     with node.activate():
         token = users.add_user("intake1", "intake", node.now())
     headers = {"Authorization": f"Bearer {token}"}
-    urgent = complaint(urgency="critical", summary="某学校食堂多名学生就餐后呕吐", category="G0101")
+    urgent = complaint(urgency="critical", summary="某学校食堂多名学生就餐后呕吐", category="G0101",
+                       description="家长王女士来电，回电13912345678，孩子身份证440305201001011234")
     resp = tree.clients[pref].post("/api/v1/cases", json=urgent, headers=headers)
     assert resp.status_code == 201, resp.get_data(as_text=True)
     case_id = resp.get_json()["id"]
@@ -419,6 +420,9 @@ def test_directive_from_an_especially_urgent_case(tree, staff):
     doc = resp.get_json()
     assert doc["case_id"] == case_id and doc["targets"] == ["440305"] and doc["category"] == "food_safety"
     assert doc["plan"]["id"] == "food_poisoning" and "多名学生" in doc["title"]
+    # the directive reaches the whole target subtree: numbers typed into the description are starred
+    assert "139****5678" in doc["body"] and "13912345678" not in doc["body"]
+    assert "440305201001011234" not in doc["body"]
     settle(tree)
     at_county = staff.get("440305", doc["id"]).get_json()
     assert at_county["case_id"] == case_id and at_county["mine"]["target"] is True
