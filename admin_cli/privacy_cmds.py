@@ -1,8 +1,9 @@
 """``n12315 key rotate-data`` (issue 13 item 1; docs/privacy.md "Rotation").
 
-Re-encrypts every encrypted column under a new data key with a progress bar; stopped half way
-(an error, Ctrl-C, ``kill -9``) and run again, it finishes the same rotation. Reads keep working
-throughout, also in a ``serve`` running beside it. Audited as ``key.rotate-data``.
+Re-encrypts every encrypted column and every evidence attachment under a new data key with a
+progress bar; stopped half way (an error, Ctrl-C, ``kill -9``) and run again, it finishes the
+same rotation. Reads keep working throughout, also in a ``serve`` running beside it. Audited as
+``key.rotate-data``.
 """
 from __future__ import annotations
 
@@ -22,10 +23,11 @@ from admin_cli.cli import Context, emit_json, pass_ctx
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON / print JSON")
 @pass_ctx
 def rotate_data(ctx: Context, batch: int, grace_seconds: float, as_json: bool) -> None:
-    """用新数据密钥重新加密个人信息（可中断后续做）/ re-encrypt personal data under a new data key
-    (resumable: run it again after an interruption)."""
+    """用新数据密钥重新加密个人信息与证据附件（可中断后续做）/ re-encrypt personal data and evidence
+    attachments under a new data key (resumable: run it again after an interruption)."""
     from node import db as dbmod
     from node.audit import record
+    from node.evidence.store import blob_dir
     from node.privacy.rotate import rotate_data as run
 
     node = ctx.node()
@@ -44,17 +46,18 @@ def rotate_data(ctx: Context, batch: int, grace_seconds: float, as_json: bool) -
     with node.activate():
         try:
             result = run(node.db, dbmod.all_models(), now=datetime.now(UTC).isoformat(), batch=batch,
-                         grace_s=grace_seconds, start=start)
+                         grace_s=grace_seconds, start=start, blobs=blob_dir(node))
         finally:
             if bar is not None:
                 bar.__exit__(None, None, None)
         record(node, "cli", "key.rotate-data", node.code,
-               {"to": result["to"], "from": result["from"], "rows": result["rows"], "resumed": result["resumed"]})
+               {"to": result["to"], "from": result["from"], "rows": result["rows"], "blobs": result["blobs"],
+                "resumed": result["resumed"]})
     if as_json:
         emit_json(result)
         return
-    click.echo(f"已用数据密钥 {result['to']} 重新加密 {result['rows']} 行 / {result['rows']} values re-encrypted "
-               f"under data key {result['to']}")
+    click.echo(f"已用数据密钥 {result['to']} 重新加密 {result['rows']} 行、{result['blobs']} 个附件 / "
+               f"{result['rows']} values and {result['blobs']} attachments re-encrypted under data key {result['to']}")
     if result["env"] and result["dropped"]:
         click.echo(f"请从 N12315_DATA_KEY 中删去旧密钥 {', '.join(result['dropped'])} / remove the old keys from "
                    "N12315_DATA_KEY", err=True)

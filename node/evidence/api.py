@@ -13,8 +13,8 @@ check included), and a body over it is answered 413 naming ``file``.
 """
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -44,10 +44,10 @@ def _too_large(_exc: RequestEntityTooLarge):
     return error_response(service.too_large(current_node()))
 
 
-def download_response(record: Mapping[str, Any], path: Path) -> Response:
+def download_response(record: Mapping[str, Any], data: bytes) -> Response:
     """The bytes as a download: the stored media type, never sniffed, never shown inline."""
     # Werkzeug adds "; charset=utf-8" to text/plain (the only text kind, UTF-8 by the content check)
-    resp = send_file(path, mimetype=record["media_type"], conditional=False, etag=False, max_age=0)
+    resp = send_file(io.BytesIO(data), mimetype=record["media_type"], conditional=False, etag=False, max_age=0)
     fallback = f"evidence-{record['sha256'][:12]}.{content.BY_MEDIA_TYPE[record['media_type']].extensions[0]}"
     ascii_name = content.ascii_name(record["file_name"], fallback)
     resp.headers["Content-Disposition"] = (f'attachment; filename="{ascii_name}"; '
@@ -85,5 +85,5 @@ def list_(case_id: str):
 @bp.get("/<case_id>/evidence/<sha256>")
 def download(case_id: str, sha256: str):
     user = current_user(*READ_ROLES)
-    record, path = service.open_evidence(current_node(), case_id, sha256, user)
-    return download_response(record, path)
+    record, data = service.open_evidence(current_node(), case_id, sha256, user)
+    return download_response(record, data)

@@ -94,8 +94,8 @@ def upload(user, case_id: str):
 @bp.get("/cases/<case_id>/evidence/<sha256>")
 @page()
 def download(user, case_id: str, sha256: str):
-    record, path = service.open_evidence(current_node(), case_id, sha256, user)
-    return api.download_response(record, path)
+    record, data = service.open_evidence(current_node(), case_id, sha256, user)
+    return api.download_response(record, data)
 
 
 @bp.errorhandler(RequestEntityTooLarge)

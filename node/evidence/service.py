@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from node.cases import DISCIPLINE, SHANGHAI, Case, get_case
@@ -136,9 +135,10 @@ def list_evidence(node: Node, case_id: str, actor: Any) -> list[dict[str, Any]]:
     return [to_api(ev, node) for ev in rows]
 
 
-def open_evidence(node: Node, case_id: str, sha256: str, actor: Any) -> tuple[Mapping[str, Any], Path]:
-    """The record and the path of one attachment's bytes (404 when the case is not readable,
-    the attachment unknown, or its bytes not arrived yet)."""
+def open_evidence(node: Node, case_id: str, sha256: str, actor: Any) -> tuple[Mapping[str, Any], bytes]:
+    """The record and the plain bytes of one attachment (404 when the case is not readable,
+    the attachment unknown, or its bytes not arrived yet; 500 ``data_corrupt`` naming the blob
+    when its file does not open or does not hash to its name — never other bytes)."""
     _readable_case(node, case_id, actor)
     ev = None
     if store.SHA256_RE.match(sha256 or ""):
@@ -148,4 +148,4 @@ def open_evidence(node: Node, case_id: str, sha256: str, actor: Any) -> tuple[Ma
     if not store.has_blob(node, ev.sha256):
         raise not_found("附件内容尚未到达本节点，请稍后再试 / the attachment's bytes have not reached this node yet",
                         code="not_arrived")
-    return to_api(ev, node), store.blob_path(node, ev.sha256)
+    return to_api(ev, node), store.read_blob(node, ev.sha256)

@@ -145,10 +145,11 @@ def write_file(path: Path, keys: list[DataKey], current: str) -> None:
 
 
 def new_key(taken: set[str]) -> DataKey:
-    n = 1
-    while f"k{n}" in taken:
-        n += 1
-    return DataKey(f"k{n}", secrets.token_bytes(KEY_BYTES))
+    """A fresh key numbered past every key held: an id is never reused after its key is dropped
+    (a value in an older backup under a dropped ``k1`` must read as "unknown key", not as a
+    corrupt value under a new ``k1``). The current key is never dropped, so the highest stays."""
+    numbers = [int(k[1:]) for k in taken if k[:1] == "k" and k[1:].isdigit()]
+    return DataKey(f"k{max(numbers, default=0) + 1}", secrets.token_bytes(KEY_BYTES))
 
 
 class Keyring:

@@ -13,6 +13,12 @@ left to the next pass instead of being overwritten.
 ``kill -9`` — is finished by running it again, on the same new key. Reads work throughout: the
 old key stays in the keyring until a final pass finds no row under it, and a serving process
 re-reads the key file when it meets a key id it does not hold.
+
+Evidence attachments (``blobs``, a ``node.privacy.blobs.BlobDir``) move with the columns: every
+blob not yet under the target key — plain ones stored before blobs were encrypted included — is
+opened, checked against its name and sealed again, one atomic replace each; a blob already under
+the target is skipped, so a rerun does only what is left. The old keys are dropped only when
+neither a row nor a blob still needs them.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from federation.models import LocalState
+from node.privacy.blobs import BlobDir
 from node.privacy.fields import PREFIX, aad_for, decrypt, encrypt, encrypted_columns, is_encrypted
 from node.privacy.keys import DataKey, DataKeyError, Keyring, keyring_of
 from node.privacy.lookup import complainant_hashes
@@ -119,10 +126,11 @@ def _put_state(db: Any, state: dict[str, Any] | None) -> None:
 
 def rotate_data(db: Any, models: list[Any], *, now: str, batch: int = BATCH, grace_s: float = 2.0,
                 start: Callable[[dict[str, Any], int], Progress] | None = None,
-                fail_after_batches: int | None = None) -> dict[str, Any]:
-    """Re-encrypt every encrypted column of ``models`` under a new data key (or finish the
-    rotation a stopped run began). ``start(state, total)`` is called once the target is known
-    and returns the progress callback. Returns ``{"to", "from", "rows", "resumed", "dropped"}``."""
+                fail_after_batches: int | None = None, blobs: BlobDir | None = None) -> dict[str, Any]:
+    """Re-encrypt every encrypted column of ``models`` and every blob of ``blobs`` (the node's
+    evidence directory) under a new data key (or finish the rotation a stopped run began).
+    ``start(state, total)`` is called once the target is known and returns the progress
+    callback. Returns ``{"to", "from", "rows", "blobs", "resumed", "dropped"}``."""
     ring = keyring_of(db)
     state = rotation_state(db)
     resumed = state is not None
@@ -146,7 +154,12 @@ def rotate_data(db: Any, models: list[Any], *, now: str, batch: int = BATCH, gra
                            f"current key is {ring.current.kid} but the unfinished rotation moves to {target.kid}",
                            "data_key_conflict")
     columns = encrypted_columns(models)
-    total = sum(pending_count(db, m, f, target.kid) for m, f in columns)
+
+    def pending() -> int:
+        return (sum(pending_count(db, m, f, target.kid) for m, f in columns)
+                + (len(blobs.pending(target.kid)) if blobs is not None else 0))
+
+    total = pending()
     progress = start({**state, "resumed": resumed}, total) if start is not None else None
     batches = 0
 
@@ -156,11 +169,13 @@ def rotate_data(db: Any, models: list[Any], *, now: str, batch: int = BATCH, gra
         if fail_after_batches is not None and batches >= fail_after_batches:
             raise StopAfter(f"stopped after {batches} batches (test hook)")
 
-    rows = 0
+    rows = files = 0
     for _round in range(5):   # a value serve wrote under the old key meanwhile is caught next round
         rows += sum(reseal_column(db, m, f, ring, target, batch=batch, progress=progress, after_batch=counted)
                     for m, f in columns)
-        if not sum(pending_count(db, m, f, target.kid) for m, f in columns):
+        if blobs is not None:
+            files += blobs.reseal(ring, target, batch=batch, progress=progress, after_batch=counted)
+        if not pending():
             break
     else:
         raise DataKeyError("仍有数据未换到新密钥，请再次运行 / some values are still under the old key: run "
@@ -169,5 +184,6 @@ def rotate_data(db: Any, models: list[Any], *, now: str, batch: int = BATCH, gra
     if ring.path is not None and dropped:
         ring.drop(set(dropped))
     _put_state(db, None)
-    return {"to": target.kid, "from": state["from"], "rows": rows, "resumed": resumed, "dropped": dropped,
+    return {"to": target.kid, "from": state["from"], "rows": rows, "blobs": files, "resumed": resumed,
+            "dropped": dropped,
             "env": ring.path is None}

@@ -59,9 +59,9 @@ def test_a_photo_with_gps_is_stored_without_it_and_downloads_as_an_attachment(ap
     assert got.headers["X-Content-Type-Options"] == "nosniff"
     disposition = got.headers["Content-Disposition"]
     assert disposition.startswith("attachment;") and f"filename*=UTF-8''{quote('现场照片.jpg')}" in disposition
-    # content-addressed under the home: evidence/ab/cdef…
+    # content-addressed under the home: evidence/ab/cdef…, the file sealed (tests/node/evidence/test_blobs_at_rest.py)
     path = app_client.node.config.home_path / "evidence" / rec["sha256"][:2] / rec["sha256"][2:]
-    assert path.read_bytes() == body
+    assert path.is_file() and store.read_blob(app_client.node, rec["sha256"]) == body
     listed = app_client.get(f"{CASES}/{cid}/evidence", role="analyst").get_json()["items"]
     assert [(i["sha256"], i["size"], i["file_name"]) for i in listed] == [(rec["sha256"], rec["size"], "现场照片.jpg")]
 

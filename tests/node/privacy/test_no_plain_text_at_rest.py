@@ -3,9 +3,11 @@ issue 13 item 1 "At rest").
 
 A real county node (``n12315 init``, ``n12315 serve`` on 127.0.0.1, SQLite) takes a case through
 the desk API and one through the public portal with the SMS phone check; the consumer follows
-by phone (the keyed-hash look-up in a real process); the notices go to the SMS gateway stub; a
-backup is made with ``n12315 backup``. Then serve stops and every file under the home — the
-database, its WAL and shared memory, the serve log, the backup — is read as bytes: neither the
+by phone (the keyed-hash look-up in a real process); each case gets a text attachment naming
+the complainant and their phone (one through the desk API, one with the portal form), and the
+desk downloads both byte for byte; the notices go to the SMS gateway stub; a backup is made with
+``n12315 backup``. Then serve stops and every file under the home — the database, its WAL and
+shared memory, the evidence blobs, the serve log, the backup — is read as bytes: neither the
 phone nor the name (UTF-8) occurs anywhere.
 """
 from __future__ import annotations
@@ -27,6 +29,8 @@ SINGLE = [("county", "440305", "深圳市南山区市场监督管理局", None)]
 DESK_NAME, DESK_PHONE = "欧阳晓芸", "13712340987"
 PORTAL_NAME, PORTAL_PHONE = "司徒明澈", "15890761234"
 PORTAL_PHONE_TYPED = "158 9076 1234"   # as a person may type it: the look-up normalises
+DESK_RECEIPT = f"购物小票\n顾客：{DESK_NAME}\n电话：{DESK_PHONE}\n金额：1299.00\n".encode()
+PORTAL_RECEIPT = f"退货申请\n申请人 {PORTAL_NAME} {PORTAL_PHONE}\n".encode()
 
 
 def wait_until(what: str, probe: Callable[[], Any], timeout: float = 45) -> Any:
@@ -74,6 +78,9 @@ def test_no_file_under_the_home_holds_a_phone_or_a_name_in_plain_text(tmp_path):
             made = fed.api("440305", "POST", "/api/v1/cases", role="intake", json=desk_case())
             assert made.status_code == 201, made.text
             desk_id = made.json()["id"]
+            attached = fed.api("440305", "POST", f"/api/v1/cases/{desk_id}/evidence", role="intake",
+                               files={"file": ("小票.txt", DESK_RECEIPT, "text/plain")})
+            assert attached.status_code == 201, attached.text
 
             browser = PhoneBrowser(fed.nodes["440305"].url)
             assert browser.get("/public/complaint").status_code == 200
@@ -81,7 +88,8 @@ def test_no_file_under_the_home_holds_a_phone_or_a_name_in_plain_text(tmp_path):
             asked = browser.post("/public/phone-code", {"phone": PORTAL_PHONE}, headers={"Accept": "application/json"})
             assert asked.status_code == 200, asked.text
             filed = browser.post("/public/complaint", {**portal_form(), "phone_code": sms_code(sms, PORTAL_PHONE,
-                                                                                                before)})
+                                                                                                before)},
+                                 files=[("evidence", ("退货申请.txt", PORTAL_RECEIPT, "text/plain"))])
             assert filed.status_code == 200 and filed.url.endswith("/public/receipt"), filed.text[-800:]
             portal_id, _ = receipt_of(filed.text)
 
@@ -102,6 +110,10 @@ def test_no_file_under_the_home_holds_a_phone_or_a_name_in_plain_text(tmp_path):
                            lambda cid=case_id: [m for m in sms.messages if cid in m["text"]])
             read = fed.api("440305", "GET", f"/api/v1/cases/{desk_id}", role="admin")
             assert read.status_code == 200 and DESK_PHONE in read.text   # readable through the API
+            for case_id, receipt in ((desk_id, DESK_RECEIPT), (portal_id, PORTAL_RECEIPT)):
+                [item] = fed.api("440305", "GET", f"/api/v1/cases/{case_id}/evidence", role="admin").json()["items"]
+                got = fed.api("440305", "GET", f"/api/v1/cases/{case_id}/evidence/{item['sha256']}", role="admin")
+                assert got.status_code == 200 and got.content == receipt
 
             (home / "backups").mkdir(mode=0o700, exist_ok=True)
             backup = cli_cmd(home, "backup", "--to", str(home / "backups" / "b.n12315-backup"),
@@ -113,6 +125,7 @@ def test_no_file_under_the_home_holds_a_phone_or_a_name_in_plain_text(tmp_path):
     files = [p for p in home.rglob("*") if p.is_file()]
     names = {p.name for p in files}
     assert {"node.db", "serve.log", "b.n12315-backup"} <= names, names
+    assert len([p for p in files if p.relative_to(home).parts[0] == "evidence"]) == 2
     secrets = [s.encode() for s in (DESK_NAME, DESK_PHONE, PORTAL_NAME, PORTAL_PHONE)]
     found = [(str(p.relative_to(home)), s.decode()) for p in files for s in secrets if s in p.read_bytes()]
     assert found == [], found

@@ -151,7 +151,7 @@ def test_attachments_are_stored_stripped_and_a_wrong_type_refuses_the_whole_fili
     assert sorted(e.media_type for e in stored) == ["application/pdf", "image/jpeg"]
     from node.evidence import store
     jpeg = next(e for e in stored if e.media_type == "image/jpeg")
-    assert not has_metadata(store.blob_path(county, jpeg.sha256).read_bytes())
+    assert not has_metadata(store.read_blob(county, jpeg.sha256))
     before = len(cases(county))
     r = consumer.post("/public/complaint", {**complaint_form(), "evidence": [(io.BytesIO(b"MZ\x90\x00" * 50), "a.exe")]},
                       content_type="multipart/form-data")
