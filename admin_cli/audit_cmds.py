@@ -1,8 +1,10 @@
 """``n12315 audit …``: the tamper-evident audit log (CONTRACT §11; issue 13 item 4; docs/audit.md).
 
 ``audit verify [--json]`` walks every chain — the audit log's and each case's history (node/cases/
-chain.py): exit 0 when all hold; otherwise exit 1 with a line on stderr naming the first entry
-that was changed, removed or inserted (one line per damaged case history). ``audit list`` shows the
+chain.py), with the case heads sealed in the log: exit 0 when all hold (and a line saying up to
+which signed head the case heads were covered); otherwise exit 1 with a line on stderr naming the
+first entry that was changed, removed or inserted (one line per damaged case history or sealed
+snapshot). ``audit list`` shows the
 newest entries; ``audit seal`` signs the head now (``serve`` does it every
 ``audit.head_sign_interval_s`` seconds).
 """
@@ -44,10 +46,13 @@ def verify_cmd(ctx: Context, as_json: bool) -> None:
                    f"{histories.cases} cases, {histories.events} events"
                    + (f"; 另存被取代的记录 {histories.superseded} 条 / {histories.superseded} superseded events kept"
                       if histories.superseded else ""))
+        click.echo(histories.heads.line())
     if not report.ok:
         assert report.first_bad is not None
         click.echo(f"错误 / error: {report.first_bad.line()}", err=True)
     if not histories.ok:
+        for bad in histories.heads.bad_snapshots:
+            click.echo(f"错误 / error: {bad['message']}", err=True)
         for finding in histories.findings:
             click.echo(f"错误 / error: {finding.message}", err=True)
         if histories.damaged > len(histories.findings):

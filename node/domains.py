@@ -64,6 +64,7 @@ def install() -> None:
         network.add_handlers(*HANDLERS)
         jobs.JOB_FACTORIES.extend(j for j in JOBS if j not in jobs.JOB_FACTORIES)
         routing.install_case_hooks()
+        audit.add_seal_hook(cases.seal_case_heads)   # case history heads ride on the signed head
         evidence.install_case_hooks()      # attachments follow the holders routing decides
         publicity.install_case_hooks()     # a concluded complaint is published (issue 12 item 6)
         public.install_case_hooks()        # respondents feed the portal's firm look-up

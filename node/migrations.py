@@ -146,6 +146,17 @@ def _m0015_case_history_chain(db: Database) -> None:
     chain_existing(db)
 
 
+def _m0016_case_heads_sealed(db: Database) -> None:
+    """Case history heads sealed with the audit head (issue 13 item 4; docs/audit.md "Sealed
+    case heads"): the marks and the sealed heads, then every case with events marked, so the next
+    seal covers the histories written before this migration (one statement)."""
+    from node.cases.models import CaseHeadMark, CaseHeadSeal
+    with db.bind_ctx([CaseHeadMark, CaseHeadSeal]):
+        db.create_tables([CaseHeadMark, CaseHeadSeal], safe=True)
+    db.execute_sql('INSERT INTO "case_head_mark" ("case_id") SELECT DISTINCT "case_id" FROM "case_event" '
+                   'WHERE "superseded" IS NULL')
+
+
 MIGRATIONS: list[dbmod.Migration] = [
     (1, "initial schema", _m0001_initial),
     (2, "ping arrival order", _m0002_ping_arrival),
@@ -162,6 +173,7 @@ MIGRATIONS: list[dbmod.Migration] = [
     (13, "personal data encrypted at rest", _m0013_personal_data_encrypted),
     (14, "substring search index with a schema-qualified operator class", _m0014_trigram_index),
     (15, "case history hash-chained", _m0015_case_history_chain),
+    (16, "case history heads sealed with the audit head", _m0016_case_heads_sealed),
 ]
 
 

@@ -6,11 +6,13 @@ signed with the node's Ed25519 key every ``audit.head_sign_interval_s`` seconds;
 walks the chain and names the first entry that was changed, removed or inserted.
 
 Inside the package: ``models.py`` (entries, the head row, signed heads), ``service.py``
-(``record``, ``list_entries``, ``seal_head``), ``verify.py`` (the walk). This domain imports no
-other domain, so every domain may record through it.
+(``record``, ``list_entries``, ``seal_head`` and its ``SEAL_HOOKS``), ``verify.py`` (the walk).
+This domain imports no other domain, so every domain may record through it; a domain that wants
+something covered by the signed head registers a seal hook (``node.cases``: the case history
+heads, ``case.heads``).
 """
 from node.audit.models import MODELS, AuditEntry, AuditHead, AuditSeal, migrate_tables
-from node.audit.service import append, list_entries, record, seal_head
+from node.audit.service import SEAL_HOOKS, add_seal_hook, append, list_entries, next_seq, record, seal_head
 from node.audit.verify import Finding, Report, verify
 
 
@@ -19,5 +21,5 @@ def job_specs(node):
     return [("audit.seal", lambda n: float(n.config.audit.head_sign_interval_s), seal_head)]
 
 
-__all__ = ["MODELS", "AuditEntry", "AuditHead", "AuditSeal", "Finding", "Report", "append", "job_specs",
-           "list_entries", "migrate_tables", "record", "seal_head", "verify"]
+__all__ = ["MODELS", "SEAL_HOOKS", "AuditEntry", "AuditHead", "AuditSeal", "Finding", "Report", "add_seal_hook",
+           "append", "job_specs", "list_entries", "migrate_tables", "next_seq", "record", "seal_head", "verify"]

@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from peewee import fn
 
 from federation import keys as fkeys
 from federation.canonical import canonical_bytes
@@ -125,25 +127,54 @@ def seal_body(node_code: str, seq: int, digest: str, signed_at: str) -> bytes:
                             "signed_at": signed_at})
 
 
+#: Run inside the seal's transaction, before the head is read (``add_seal_hook``): each may
+#: append entries, which the signature then covers — ``node.cases`` puts the case history heads
+#: there (``case.heads``, issue 13 item 4), so a case event cut from the end is found later.
+SEAL_HOOKS: list[Callable[[Node, datetime], Any]] = []
+
+
+def add_seal_hook(hook: Callable[[Node, datetime], Any]) -> None:
+    """Register ``hook(node, now)`` to run in every seal's transaction (``node.domains``)."""
+    if hook not in SEAL_HOOKS:
+        SEAL_HOOKS.append(hook)
+
+
+def next_seq() -> int:
+    """The ``seq`` the next entry will get, with the head locked for this transaction (PostgreSQL
+    ``FOR UPDATE``; SQLite's write lock is already held): call inside ``write_tx``. A seal hook
+    uses it to key rows that its entry's digest covers before appending that entry."""
+    query = AuditHead.select().where(AuditHead.id == 1)
+    if not is_sqlite(AuditHead._meta.database):
+        query = query.for_update()
+    head = query.first()
+    return (head.seq if head is not None else 0) + 1
+
+
 def seal_head(node: Node, *, now: datetime | None = None) -> dict | None:
     """Sign the newest entry with the node key (the ``audit.seal`` job; ``n12315 audit seal``).
 
     The entries since the last signed head are checked first: a broken chain is never
-    signed (the error is logged and ``verify`` names it). Nothing new since the last seal:
-    nothing is signed. Returns the seal, or None."""
+    signed (the error is logged and ``verify`` names it). Then, in one transaction, the
+    ``SEAL_HOOKS`` append what they have (the case heads) and the head is signed, so the
+    signature covers their entries. Nothing new since the last seal: nothing is signed.
+    Returns the seal, or None."""
     from node.audit.verify import check_since  # verify imports this module for the hash
     with node.activate():
+        at = now or node.now()
         last_seal = AuditSeal.select().order_by(AuditSeal.seq.desc(), AuditSeal.id.desc()).first()
-        head = AuditEntry.select().order_by(AuditEntry.seq.desc()).first()
-        if head is None or (last_seal is not None and last_seal.seq >= head.seq):
-            return None
         finding = check_since(node, last_seal)
         if finding is not None:
             log.error("audit chain broken, head not signed: %s", finding.message)
             return None
-        signed_at = stamp(now or node.now())
-        signature = fkeys.sign(node.keypair.private, seal_body(node.code, head.seq, head.hash, signed_at))
         with write_tx(AuditSeal._meta.database):
+            for hook in SEAL_HOOKS:
+                hook(node, at)
+            head = AuditEntry.select().order_by(AuditEntry.seq.desc()).first()
+            signed = AuditSeal.select(fn.MAX(AuditSeal.seq)).scalar() or 0   # a seal that ran meanwhile
+            if head is None or signed >= head.seq:
+                return None
+            signed_at = stamp(at)
+            signature = fkeys.sign(node.keypair.private, seal_body(node.code, head.seq, head.hash, signed_at))
             AuditSeal.create(seq=head.seq, hash=head.hash, signed_at=signed_at, key_id=node.keypair.key_id,
                              signature=signature)
         return {"seq": head.seq, "hash": head.hash, "signed_at": signed_at, "key_id": node.keypair.key_id}

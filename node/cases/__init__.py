@@ -15,7 +15,8 @@ layer); everything else in this package is its own business. Where they live:
   ``export_cases`` and ``similar_cases`` (duplicate hints), ``read_case`` / ``reveal_case`` (one
   case masked by role, or opened in full with a recorded reason: ``personal_view.py``); ``preview.py`` — ``preview_case``
   (triage and clocks of a registration, nothing stored); ``overdue.py`` — the overdue job;
-  ``chain.py`` — each case's history hash-chained (``chain_events``, ``verify_history``).
+  ``chain.py`` — each case's history hash-chained (``chain_events``, ``verify_history``), its
+  head sealed with the audit log's (``mark_heads``, ``seal_case_heads``).
 * ``actions_view.py`` — ``allowed_actions`` (the actions a user may take on a case at this node)
   and ``preview_action`` (what an action will do, nothing written); ``case_view.py`` and
   ``form_doc.py`` — the case page's sections and the printed case form (``case_page/``).
@@ -29,6 +30,8 @@ from node.cases.chain import (
     chain_existing,
     chain_onto,
     event_hash,
+    mark_heads,
+    seal_case_heads,
     verify_history,
 )
 from node.cases.checks import check_text, parse_money
@@ -102,7 +105,7 @@ from node.cases.triage import triage
 from node.cases.validate import validate_case_input
 
 __all__ = ["HistoryFinding", "HistoryReport", "chain_events", "chain_existing", "chain_onto", "event_hash",
-           "verify_history",
+           "mark_heads", "seal_case_heads", "verify_history",
            "ACTIONS", "ACTION_NAMES_ZH", "COPY_HOOKS", "DISCIPLINE", "DONE_STATUSES", "PROPOSAL_ACTIONS", "READ_ROLES",
            "TRANSITIONS", "CaseChange", "act", "install_extension", "intake_context", "job_specs", "mark_overdue", "to_api",
            "commit_change", "new_event", "illegal_action", "insert_rows", "next_due", "no_link_error",

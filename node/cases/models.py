@@ -148,7 +148,35 @@ class CaseEvent(BaseModel):
                 .order_by(cls.at, cls.id))
 
 
-MODELS: list[type[BaseModel]] = [DayCounter, Case, CaseEvent]
+class CaseHeadMark(BaseModel):
+    """A case whose history grew or changed since the last signed audit head (issue 13 item 4;
+    node/cases/chain.py "Sealed heads"): written in the transaction that appends its events,
+    taken by the next seal. Writers only insert (no unique key, nothing updated), so a writer
+    never waits on the seal nor the seal on a writer."""
+    id = AutoField()
+    case_id = CharField(index=True)
+
+    class Meta:
+        table_name = "case_head_mark"
+
+
+class CaseHeadSeal(BaseModel):
+    """One case's history head as the ``case.heads`` audit entry ``entry_seq`` sealed it: the
+    case's first ``events`` current events end in ``hash``. ``pos`` is the row's place in the
+    entry's digest."""
+    id = AutoField()
+    entry_seq = BigIntegerField()
+    pos = IntegerField()
+    case_id = CharField(index=True)
+    events = IntegerField()
+    hash = CharField(max_length=64)
+
+    class Meta:
+        table_name = "case_head_seal"
+        indexes = ((("entry_seq", "pos"), True),)
+
+
+MODELS: list[type[BaseModel]] = [DayCounter, Case, CaseEvent, CaseHeadMark, CaseHeadSeal]
 
 
 def create_search_index(db: Database) -> None:

@@ -26,6 +26,7 @@ from node.cases import (
     commit_change,
     event_hash,
     insert_rows,
+    mark_heads,
     new_event,
     next_due,
 )
@@ -133,6 +134,8 @@ def _sync_events(node: Node, case_id: str, old: list[Mapping[str, Any]], incomin
     fresh = rows[common:]
     if fresh:
         insert_rows(CaseEvent._meta.database, CaseEvent, fresh)
+    if fresh or common < len(old):
+        mark_heads(CaseEvent._meta.database, [case_id])    # the next seal records the new head
     return fresh
 
 
