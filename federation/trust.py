@@ -233,6 +233,11 @@ def _rotations_of(codes: Iterable[str]) -> list[dict[str, Any]]:
     return [_load(str(row.statement)) for row in rows]
 
 
+def rotations_of(code: str) -> list[dict[str, Any]]:
+    """The key-rotation statements held for one node, oldest first (one statement)."""
+    return _rotations_of([code])
+
+
 def own_chain() -> list[dict[str, Any]]:
     """Own record, then its issuer's, … up to the root; then the key-rotation statements
     of those nodes (so keys rotated since the records were signed verify too)."""

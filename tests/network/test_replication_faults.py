@@ -933,3 +933,34 @@ def test_f1_f2_f3_f4_pull_only_station_behind_an_intranet(tmp_path, seed, networ
             assert link.last_seen_at is not None
     finally:
         net.close()
+
+
+def test_an_idle_poll_within_ten_seconds_writes_nothing_but_a_later_or_troubled_one_does(pair):
+    """An idle station polls its county every few seconds: the link's last good pull moves at
+    most every ``SUCCESS_GRANULARITY_S`` (no write, no fsync, per idle poll); an error on the
+    link is always cleared by the next good pull."""
+    station = pair.nodes["440305001"]
+
+    def last_ok():
+        with station.activate():
+            link = Link.get(Link.code == "440305")
+            return link.last_ok_pull_at, link.attempts, link.last_error
+
+    pair.sync("440305001")
+    first, attempts, error = last_ok()
+    assert first is not None and attempts == 0 and error is None
+    pair.clock.advance(sender.SUCCESS_GRANULARITY_S - 1)
+    pair.sync("440305001")
+    assert last_ok()[0] == first                                # a poll 9 s later: not written
+    pair.clock.advance(2)
+    pair.sync("440305001")
+    assert last_ok()[0] > first                                 # 11 s after the write: written
+    moved = last_ok()[0]
+    pair.faults["440305001"] = Faults(drop_request=1.0)
+    pair.sync("440305001")
+    assert last_ok()[1] >= 1 and last_ok()[2]                   # the failure is recorded
+    pair.faults["440305001"] = Faults()
+    pair.clock.advance(1)
+    pair.sync("440305001")                                      # forced: inside the backoff
+    after, attempts, error = last_ok()
+    assert attempts == 0 and error is None and after > moved    # cleared at once, not 10 s later
