@@ -44,7 +44,7 @@ demo: install
 # Three workers on two cores: a good part of the suite waits on PostgreSQL and on real
 # `serve` processes, not on the CPU (whole suite here: 9 min 16 s with two, 8 min 23 s with three).
 test: install browser tools
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3 --dist loadfile
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3 --dist loadfile --no-loadscope-reorder
 
 # Every endpoint fuzzed deeper than `make test` does (issue 13 item 8, docs/fuzzing.md): more examples per
 # operation, in-process on SQLite and PostgreSQL and against a real `serve`; N12315_FUZZ_SEED=n explores anew.

@@ -360,12 +360,22 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=weight)   # stable: files and tests keep their order within a weight
 
 
-#: measured with ``--durations=0`` (SQLite + PostgreSQL), longest first
-LONGEST_FILES = ("tests/network/test_stats.py", "tests/network/test_case_routing.py",
-                 "tests/process/test_real_cluster.py", "tests/network/test_directives.py",
-                 "tests/network/test_replication_faults.py", "tests/process/test_case_routing_process.py",
-                 "tests/process/test_public_path.py", "tests/browser/test_desk_flow.py",
+#: measured with ``--junitxml`` of a whole CI run (SQLite + PostgreSQL), longest first. ``make test``
+#: passes ``--no-loadscope-reorder``: xdist otherwise re-sorts files by their number of tests,
+#: which put the few-but-long real-process files at the very end of the run.
+LONGEST_FILES = ("tests/network/test_case_routing.py", "tests/network/test_replication_faults.py",
+                 "tests/process/test_real_cluster.py", "tests/network/test_sealing.py",
+                 "tests/network/test_stats.py", "tests/network/test_directives.py",
+                 "tests/test_contract_forms.py",
                  "tests/process/test_demo_logs.py",   # the whole `n12315 demo --check` (issue 13 item 6)
+                 "tests/node/stats/test_freshness.py", "tests/node/test_hardening_outside.py",
+                 "tests/process/test_case_routing_process.py", "tests/node/stats/test_pages.py",
+                 "tests/process/test_public_path.py", "tests/browser/test_desk_flow.py",
+                 # issue 12/13/16 files that start processes or build a wheel: early, not in the tail
+                 "tests/ops/test_package.py", "tests/ops/test_operations_manual.py",
+                 "tests/ops/test_backup_restore.py", "tests/ops/test_service_doctor_migrate.py",
+                 "tests/test_cli_audit.py", "tests/browser/test_public_portal.py",
+                 "tests/node/open311/test_clients.py", "tests/node/open311/test_cli.py")
                  # issue 12/13/16 files that start processes or build a wheel: early, not in the tail
                  "tests/ops/test_package.py", "tests/ops/test_operations_manual.py",
                  "tests/ops/test_backup_restore.py", "tests/ops/test_service_doctor_migrate.py",
