@@ -164,12 +164,12 @@ def clocks(node: Node, case: Mapping[str, Any], today: date | None = None) -> li
     return out
 
 
-def history(node: Node, case: Mapping[str, Any]) -> list[dict[str, Any]]:
+def history(node: Node, case: Mapping[str, Any], key: str = "history") -> list[dict[str, Any]]:
     return [{"at": shown_time(e["at"]), "node": e["node"], "actor": e["actor"], "action": e["action"],
              "label": ACTION_LABELS.get(e["action"], e["action"]),
              "from_status": STATUS_LABELS.get(e["from_status"] or "", e["from_status"] or ""),
              "to_status": STATUS_LABELS.get(e["to_status"] or "", e["to_status"] or ""),
-             "note": e.get("note") or ""} for e in case.get("history", [])]
+             "note": e.get("note") or "", "superseded": e.get("superseded") or ""} for e in case.get(key, [])]
 
 
 def custody(node: Node, case: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -234,6 +234,7 @@ def build(node: Node, case: Mapping[str, Any], today: date | None = None) -> dic
         "satisfaction_label": SATISFACTION_LABELS.get(outcome.get("satisfaction", ""), ""),
         "clocks": clocks(node, case, today),
         "history": history(node, case),
+        "superseded": history(node, case, "superseded_history"),
         "custody": custody(node, case),
         "linked_case": case.get("linked_case") or "",
     }

@@ -211,6 +211,12 @@ def load_history(case_id: str) -> list[dict[str, Any]]:
     return list(CaseEvent.for_case(case_id).dicts())
 
 
+def superseded_history(case_id: str) -> list[dict[str, Any]]:
+    """The events a copy kept when the handler's history contradicted them (issue 13 item 4:
+    "keeps both"), each with ``superseded`` — when and from whom — for the API and the page."""
+    return [dict(event_api(e), superseded=e["superseded"]) for e in CaseEvent.superseded_for(case_id).dicts()]
+
+
 # -- reading action payloads (a note, a reason, a coded ground) --------------------------------
 def optional_text(payload: Mapping[str, Any], name: str, max_length: int = NOTE_MAX) -> str:
     """A free-text field of an action (note, reason): stripped, ``""`` when absent."""

@@ -142,6 +142,13 @@ class CaseEvent(BaseModel):
                 .order_by(cls.at, cls.id))
 
     @classmethod
+    def superseded_for(cls, case_id: str):
+        """Events a copy held until the handler's history contradicted them (kept, not current)."""
+        return (cls.select()
+                .where((cls.case_id == case_id) & cls.superseded.is_null(False))
+                .order_by(cls.id))
+
+    @classmethod
     def for_cases(cls, case_ids: list[str]):
         return (cls.select()
                 .where(cls.case_id.in_(case_ids) & cls.superseded.is_null())

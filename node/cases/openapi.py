@@ -119,7 +119,7 @@ def input_schema() -> dict[str, Any]:
 
 SCHEMAS: dict[str, Any] = {
     "Event": {"type": "object", "properties": {k: {"type": ["string", "null"]} for k in (
-        "at", "node", "actor", "action", "from_status", "to_status", "note")}},
+        "at", "node", "actor", "action", "from_status", "to_status", "note", "superseded")}},
     "Case": {"type": "object", "properties": {
         "id": {"type": "string"}, "kind": {"type": "string"}, "report_target": {"type": ["string", "null"]},
         "channel": {"type": "string"}, "received_at": {"type": "string", "format": "date-time"},
@@ -133,6 +133,8 @@ SCHEMAS: dict[str, Any] = {
         "rule_set": {"type": "string"}, "deadlines": {"type": "object"},
         "outcome": {"type": ["object", "null"]},
         "history": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+        # present only at a copy that received a history contradicting the one it held
+        "superseded_history": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
         "linked_case": {"type": ["string", "null"]}, "department": {"type": "string"},
         "overdue": {"type": "boolean"}, "version": {"type": "integer"}}},
     "CaseList": {"type": "object", "properties": {

@@ -59,8 +59,9 @@ def masked(case: Mapping[str, Any]) -> dict[str, Any]:
     for key in TEXT_KEYS:
         if out.get(key):
             out[key] = mask_text(out[key])
-    if out.get("history"):
-        out["history"] = [dict(e, note=mask_text(e["note"])) if e.get("note") else e for e in out["history"]]
+    for key in ("history", "superseded_history"):
+        if out.get(key):
+            out[key] = [dict(e, note=mask_text(e["note"])) if e.get("note") else e for e in out[key]]
     return out
 
 

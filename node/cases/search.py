@@ -31,6 +31,7 @@ from node.cases.common import (
     require_role,
     shanghai_today,
     show_time,
+    superseded_history,
     to_api,
 )
 from node.cases.models import Case, CaseEvent
@@ -49,7 +50,11 @@ def get_case(node: Node, case_id: str, actor: Any) -> dict[str, Any]:
     """One case (404 also when the actor may not see it)."""
     require_role(actor, READ_ROLES)
     row = load_case(case_id, actor)
-    return to_api(row, load_history(case_id))
+    case = to_api(row, load_history(case_id))
+    kept = superseded_history(case_id)
+    if kept:      # only at a copy that received a contradicting history (docs/audit.md)
+        case["superseded_history"] = kept
+    return case
 
 
 def read_case(node: Node, case_id: str, actor: Any) -> dict[str, Any]:

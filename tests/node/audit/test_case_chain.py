@@ -23,6 +23,7 @@ from tests.conftest import drop_pg_schema, new_pg_url
 from tests.network.conftest import build
 from tests.network.harness import Network
 from tests.node.cases.examples import complaint
+from tests.node.desk.conftest import Desk
 
 CASES = "/api/v1/cases"
 
@@ -200,6 +201,21 @@ def test_a_copy_keeps_both_histories_when_the_handler_rewrote_one(line):
     assert "改写的记录" in [e.note for e in held] and held[-1].note.endswith("第二次联系")   # the handler's stored
     entry = list_entries(line.nodes["440300"], action="case.history-diverged")
     assert len(entry) == 1 and entry[0]["target"] == cid and entry[0]["detail"]["how"] == "changed"
+    # both are visible at the copy: the API names the kept events apart from the current history
+    shown = _call(line, "440300", "GET", f"{CASES}/{cid}", "supervisor").get_json()
+    assert [e["action"] for e in shown["superseded_history"]][0] == "accept"
+    assert "diverged from 440305" in shown["superseded_history"][0]["superseded"]
+    assert "改写的记录" in [e["note"] for e in shown["history"]]
+    assert "改写的记录" not in [e["note"] for e in shown["superseded_history"]]
+    # … and the desk's case page shows them in their own table
+    desk = Desk(line.nodes["440300"], line.clock)
+    desk.user("sup2", "supervisor")
+    desk.sign_in("sup2")
+    page = desk.text(desk.get(f"/desk/cases/{cid}"))
+    kept = page.split('id="superseded-history"', 1)[1].split("</table>", 1)[0]
+    assert "diverged from 440305" in kept and "改写的记录" not in kept
+    # the handler itself holds no superseded events: the key is absent there
+    assert "superseded_history" not in _call(line, "440305", "GET", f"{CASES}/{cid}").get_json()
     # the copy's current chain still verifies; the handler's own verify names the rewrite
     assert verify_history(line.nodes["440300"].db).ok
     bad = verify_history(county.db).findings
