@@ -18,7 +18,12 @@ def push_round(node: Node) -> None:
     for _ in range(20):
         node.extras["push_dirty"] = False
         pending = {r.dest for r in OutboxEntry.select(OutboxEntry.dest).distinct()}
-        for link in Link.select().where(Link.state == "active"):
+        # read to the end before pushing (issue 14 "database is locked"): a SELECT with rows
+        # still to step keeps this connection's read snapshot open, and once a request thread
+        # has committed, the BEGIN IMMEDIATE of ``sender.push`` on that stale snapshot gets
+        # SQLITE_BUSY at once — SQLite does not wait out the busy timeout for it
+        links = list(Link.select().where(Link.state == "active"))
+        for link in links:
             if link.code in pending and not link.pull_only:
                 for channel in sender.documents.CHANNELS:
                     sender.push(rep, link.code, channel)

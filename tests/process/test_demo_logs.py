@@ -9,7 +9,9 @@ a node writes in its home) and the demo command's own stdout and stderr. Not sea
 ``sms.log``, the demo's stand-in for the carrier, which records the messages *sent to* phones
 (the phone is its address, as it is at a real SMS gateway).
 
-The same run is the end-to-end check of the demo itself (CONTRACT §8): it must exit 0.
+The same run is the end-to-end check of the demo itself (CONTRACT §8): it must exit 0; and no
+node log may hold a traceback or a ``database is locked`` (issue 14: a busy SQLite file is waited
+for, and a failing job logs one line naming it).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ import pytest
 pytestmark = [pytest.mark.process, pytest.mark.timeout(1500)]
 
 NOT_A_NODE_LOG = {"sms.log"}
+PROBLEM_MARKERS = ("Traceback (most recent call last)", "database is locked")
 DEMO_TIMEOUT_S = 1300
 
 
@@ -86,12 +90,20 @@ def free_base_port(count: int) -> int:
     raise AssertionError("no free run of ports on 127.0.0.1")
 
 
-def test_the_whole_demo_logs_no_complainant_name_or_phone(tmp_path: Path):
+@dataclass
+class DemoRun:
+    dir: Path
+    stdout: str
+    stderr: str
+    logs: list[Path]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """One ``n12315 demo --check`` for every test of this file (it takes minutes)."""
     from admin_cli.demo import TREE
 
-    values = personal_values()
-    assert len(values) >= 8, values   # the sample cases name several people; an empty set proves nothing
-    demo_dir = tmp_path / "demo"
+    demo_dir = tmp_path_factory.mktemp("demo-logs") / "demo"
     demo = subprocess.Popen([sys.executable, "-m", "admin_cli", "demo", "--dir", str(demo_dir),
                              "--base-port", str(free_base_port(len(TREE))), "--check"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -108,10 +120,37 @@ def test_the_whole_demo_logs_no_complainant_name_or_phone(tmp_path: Path):
 
     logs = sorted(p for p in demo_dir.rglob("*.log") if p.name not in NOT_A_NODE_LOG)
     assert len([p for p in logs if p.name == "serve.log"]) == len(TREE), logs
-    found = [*leaks("demo stdout", stdout, values), *leaks("demo stderr", stderr, values)]
-    for path in logs:
-        found += leaks(str(path.relative_to(demo_dir)), path.read_text(encoding="utf-8", errors="replace"), values)
+    return DemoRun(demo_dir, stdout, stderr, logs)
+
+
+def test_the_whole_demo_logs_no_complainant_name_or_phone(demo_run: DemoRun):
+    values = personal_values()
+    assert len(values) >= 8, values   # the sample cases name several people; an empty set proves nothing
+    found = [*leaks("demo stdout", demo_run.stdout, values), *leaks("demo stderr", demo_run.stderr, values)]
+    for path in demo_run.logs:
+        found += leaks(str(path.relative_to(demo_run.dir)), path.read_text(encoding="utf-8", errors="replace"),
+                       values)
     assert not found, "personal data in the demo's logs:\n" + "\n".join(found[:50])
+
+
+def test_the_whole_demo_logs_no_traceback_and_no_locked_database(demo_run: DemoRun):
+    """Issue 14: the demo's nodes share one SQLite file per node between waitress threads and
+    jobs; a write that meets a busy file waits (BEGIN IMMEDIATE, busy_timeout) instead of
+    failing, so no node log holds ``database is locked`` — nor any traceback at all."""
+    found = [*problems("demo stdout", demo_run.stdout), *problems("demo stderr", demo_run.stderr)]
+    for path in demo_run.logs:
+        found += problems(str(path.relative_to(demo_run.dir)), path.read_text(encoding="utf-8", errors="replace"))
+    assert not found, "tracebacks or a locked database in the demo's logs:\n" + "\n".join(found[:50])
+
+
+def problems(name: str, text: str) -> Iterator[str]:
+    """``file:line: the line`` for each traceback start or ``database is locked`` in ``text``,
+    with the line before it (the log line naming the failing job or request)."""
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
+        if any(marker in line for marker in PROBLEM_MARKERS):
+            before = lines[number - 2].strip()[:200] if number > 1 else ""
+            yield f"{name}:{number}: {line.strip()[:300]}  (after: {before})"
 
 
 def test_the_search_finds_a_name_and_an_escaped_phone():
@@ -121,3 +160,13 @@ def test_the_search_finds_a_name_and_an_escaped_phone():
     assert list(leaks("x.log", text, values)) == [
         'x.log:2: 王女士: {"message": "from \\u738b\\u5973\\u58eb"}',
         "x.log:3: 13800138000: called 13800138000"]
+
+
+def test_the_problem_search_names_the_line_and_the_one_before():
+    text = ("ok\n2026-01-01 ERROR node.jobs: job replication.push failed\nTraceback (most recent call last):\n"
+            "  File x\npeewee.OperationalError: database is locked\n")
+    assert list(problems("n/serve.log", text)) == [
+        "n/serve.log:3: Traceback (most recent call last):  (after: 2026-01-01 ERROR node.jobs: job "
+        "replication.push failed)",
+        "n/serve.log:5: peewee.OperationalError: database is locked  (after: File x)"]
+    assert list(problems("n/serve.log", "INFO serving\nINFO job ran\n")) == []
