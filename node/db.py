@@ -10,8 +10,11 @@ at ``init`` and at every start (idempotent).
 """
 from __future__ import annotations
 
+import errno
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -88,6 +91,50 @@ def checkpoint(db: Database) -> None:
     """Move the WAL into the database file without blocking writers (SQLite only)."""
     if is_sqlite(db):
         db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+SQLITE_FULL = 13              # "database or disk is full": the disk, or ``max_page_count``
+PG_DISK_FULL = "53100"        # PostgreSQL's disk_full
+STORAGE_FULL_NOTICE_S = 60.0  # the log says "disk full" once a minute, not once per refusal
+
+
+def is_storage_full(exc: BaseException | None) -> bool:
+    """Did a write fail because the disk or the database cannot grow (RELIABILITY F20)? SQLite's
+    SQLITE_FULL, PostgreSQL's disk_full, or ``ENOSPC``/``EDQUOT`` from a file of the home (the
+    replication sidecar is written before a batch leaves). The whole chain is looked at: a
+    COMMIT that fails with SQLITE_FULL leaves SQLite's transaction rolled back, so peewee's own
+    rollback then raises "no transaction is active" over the real cause."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        code = getattr(exc, "sqlite_errorcode", None)
+        if (isinstance(code, int) and code & 0xFF == SQLITE_FULL) or getattr(exc, "pgcode", None) == PG_DISK_FULL:
+            return True
+        if "database or disk is full" in str(exc):   # peewee's wrapper of the same error
+            return True
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+_NOTICE_LOCK = threading.Lock()
+
+
+def note_storage_full(db: Database, what: str) -> None:
+    """Log that ``what`` was refused for a full disk: one line without a traceback, at most once
+    a minute per database with the number of refusals since (a full disk refuses every write;
+    a traceback per request would bury the one line an operator needs)."""
+    now = time.monotonic()
+    with _NOTICE_LOCK:
+        last, count = getattr(db, "_n12315_full_notice", (None, 0))
+        count += 1
+        if last is not None and now - last < STORAGE_FULL_NOTICE_S:
+            db._n12315_full_notice = (last, count)  # type: ignore[attr-defined]
+            return
+        db._n12315_full_notice = (now, 0)  # type: ignore[attr-defined]
+    log.error("存储空间已满，写入被拒绝，腾出空间后自动恢复 / storage full (database or disk is full): %s refused; "
+              "%d refusal(s) since the last notice; writes resume by themselves once space returns", what, count)
 
 
 def analyze(db: Database) -> None:

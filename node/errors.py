@@ -62,3 +62,15 @@ def forbidden(message: str, code: str = "forbidden") -> NodeError:
 
 def conflict(message: str, code: str = "conflict", field: str | None = None) -> NodeError:
     return NodeError(409, code, message, field)
+
+
+STORAGE_FULL_MESSAGE = ("存储空间（磁盘）已满，本次请求未保存，请稍后重试 / storage full (disk or database): "
+                        "nothing of this request was stored; retry later")
+
+
+def storage_full(retry_after_s: int) -> NodeError:
+    """503 ``storage_full`` with ``Retry-After`` (RELIABILITY F20): the write was rolled back, so a
+    client (or a peer's sender) sends it again later; nothing was acknowledged."""
+    err = NodeError(503, "storage_full", STORAGE_FULL_MESSAGE)
+    err.retry_after = retry_after_s  # type: ignore[attr-defined]
+    return err

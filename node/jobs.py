@@ -2,7 +2,8 @@
 
 Plain functions are put on APScheduler 3.x with ``id=``, ``max_instances=1`` and
 ``coalesce=True``, each wrapped in ``node.activate()`` and ``logger.exception`` so a
-failing job logs and runs again next time. Only ``serve`` starts the scheduler; tests call
+failing job logs and runs again next time (a busy database: one line naming the job, no
+traceback; a full disk: one line a minute, F20). Only ``serve`` starts the scheduler; tests call
 the functions directly. ``node.domains.install`` adds each domain's jobs to ``JOB_FACTORIES``.
 """
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import Callable
 from datetime import UTC
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from peewee import OperationalError
 
+from node.db import is_storage_full, note_storage_full
 from node.runtime import Node
 
 log = logging.getLogger(__name__)
@@ -31,11 +34,25 @@ def _wrap(node: Node, job_id: str, fn: Callable[[Node], object]) -> Callable[[],
             with node.activate():
                 fn(node)
             ok = True
-        except Exception:
-            log.exception("job %s failed", job_id)
+        except Exception as exc:
+            if is_storage_full(exc):   # F20: one line a minute, not a traceback per run
+                note_storage_full(node.db, f"job {job_id}")
+            elif isinstance(exc, OperationalError) and is_busy(exc):
+                # issue 14: contention, not a bug in the job — one line naming it, no traceback;
+                # the job runs again at its next interval
+                log.error("job %s failed: database busy (%s); it runs again next time", job_id, exc)
+            else:
+                log.exception("job %s failed", job_id)
         finally:
             record_run(node, job_id, time.monotonic() - started, ok)
     return run
+
+
+def is_busy(exc: OperationalError) -> bool:
+    """SQLite's SQLITE_BUSY / SQLITE_LOCKED (``database is locked``, ``database table is
+    locked``) after its busy timeout, or PostgreSQL's lock timeout."""
+    text = str(exc)
+    return "is locked" in text or "could not obtain lock" in text
 
 
 _RUNS_LOCK = threading.Lock()

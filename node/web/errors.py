@@ -2,7 +2,8 @@
 
 ``NodeError`` → its status and ``{"error": {"code", "message", "field"}}``; Werkzeug's
 HTTP errors (404 route, 405, 413) get the same shape; anything unexpected is logged with
-its traceback and answered 500 without one — no traceback reaches a user.
+its traceback and answered 500 without one — no traceback reaches a user. A write the full
+disk refused (RELIABILITY F20) is 503 ``storage_full`` with ``Retry-After`` and one log line.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from flask import Flask, jsonify, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from node.errors import NodeError
+from node.db import is_storage_full, note_storage_full
+from node.errors import NodeError, storage_full
 
 log = logging.getLogger(__name__)
 
@@ -80,5 +82,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
+        if is_storage_full(err):
+            node = app.config["NODE"]
+            note_storage_full(node.db, f"{request.method} {request.path}")
+            return _respond(storage_full(node.config.replication.retry_after_s))
         log.exception("unhandled error")
         return _respond(NodeError(500, "internal", "服务器内部错误，已记录日志 / internal error (logged)"))
