@@ -138,7 +138,9 @@ def render_data_standard_markdown(categories: CategoryTable | None = None) -> st
     w("")
     w("Case id: `<accepting node code>-<receipt date YYYYMMDD>-<6-digit counter per node and day>`, "
       "e.g. `440305-20260929-000001` (a station's id starts with its 9-digit code). The receipt "
-      "date is the Asia/Shanghai date of `received_at`. The id never changes as the case travels.")
+      "date is the Asia/Shanghai date of `received_at`. The id never changes as the case travels. "
+      "A report against staff counts down from `999999` on a counter of its own, so it leaves no "
+      "gap in the ids other roles see (docs/security.md).")
     w("")
     w("## 3. Statuses")
     w("")

@@ -216,7 +216,7 @@ def test_staff_report_invisible_to_handler(app_client):
     normal = app_client.post(CASES, complaint()).get_json()
     for role in ("handler", "admin", "leader", "supervisor"):
         hidden = app_client.get(f"{CASES}/{case['id']}", role=role)
-        missing = app_client.get(f"{CASES}/440305-20260929-999999", role=role)
+        missing = app_client.get(f"{CASES}/440305-20260929-888888", role=role)
         assert_error(hidden, 404, "not_found")
         assert hidden.get_json()["error"]["code"] == missing.get_json()["error"]["code"]
         listed = app_client.get(CASES, role=role).get_json()["items"]
@@ -224,6 +224,19 @@ def test_staff_report_invisible_to_handler(app_client):
         assert_error(app_client.post(f"{CASES}/{case['id']}/actions", {"action": "verify"},
                                      role="handler"), 404)
     assert app_client.get(f"{CASES}/{case['id']}", role="discipline").status_code == 200
+
+
+def test_a_staff_report_leaves_no_gap_in_the_ids_other_roles_see(app_client):
+    """Issue 13, found from outside: 000001 complaint, 000002 staff report, 000003 complaint
+    told the accused unit a report existed. Staff reports count down on a counter of their own."""
+    first = app_client.post(CASES, complaint()).get_json()["id"]
+    staff = [app_client.post(CASES, staff_report()).get_json()["id"] for _ in range(2)]
+    second = app_client.post(CASES, complaint()).get_json()["id"]
+    assert [first[-6:], second[-6:]] == ["000001", "000002"]          # consecutive: no gap
+    assert [s[-6:] for s in staff] == ["999999", "999998"]
+    listed = app_client.get(CASES, role="handler").get_json()["items"]
+    assert sorted(c["id"] for c in listed) == [first, second]
+    assert set(staff) <= {c["id"] for c in app_client.get(CASES, role="discipline").get_json()["items"]}
 
 
 def test_two_track_over_http(app_client):
