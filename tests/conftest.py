@@ -375,4 +375,5 @@ LONGEST_FILES = ("tests/network/test_case_routing.py", "tests/network/test_repli
                  "tests/ops/test_package.py", "tests/ops/test_operations_manual.py",
                  "tests/ops/test_backup_restore.py", "tests/ops/test_service_doctor_migrate.py",
                  "tests/test_cli_audit.py", "tests/browser/test_public_portal.py",
-                 "tests/node/open311/test_clients.py", "tests/node/open311/test_cli.py")
+                 "tests/node/open311/test_clients.py", "tests/node/open311/test_cli.py",
+                 "tests/process/test_full_disk.py")
