@@ -27,8 +27,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-
+from node.privacy.fields import open_under
 from node.privacy.keys import DataKey, DataKeyError, Keyring
 
 MAGIC = b"\x00N12315B"
@@ -84,17 +83,7 @@ def open_bytes(keyring: Keyring, stored: bytes, aad: bytes) -> bytes:
                            "data_corrupt")
     head = _header(kid)
     body = stored[len(head):]
-    key = keyring.get(kid)
-    if key is None:
-        raise DataKeyError(f"附件 {where} 由数据密钥 {kid} 加密，本节点没有该密钥：请放回原密钥（keys/data.key 或 "
-                           f"N12315_DATA_KEY）/ the attachment {where} is sealed under data key {kid}, which this "
-                           "node does not hold: put the old key back", "data_key_unknown")
-    try:
-        return key.aead.decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], head + aad)
-    except (InvalidTag, ValueError):
-        raise DataKeyError(f"附件 {where} 无法用数据密钥 {kid} 解开：密钥不对，或文件被改动或挪动 / the attachment "
-                           f"{where} does not open with data key {kid}: wrong key, or the file was changed or moved",
-                           "data_corrupt") from None
+    return open_under(keyring, kid, body, head + aad, f"附件 {where} ", f"the attachment {where}")
 
 
 def open_blob(keyring: Keyring, stored: bytes, sha256: str) -> bytes:

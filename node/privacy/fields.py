@@ -56,15 +56,21 @@ def decrypt(keyring: Keyring, stored: str, aad: bytes) -> str:
     except (ValueError, binascii.Error):
         raise DataKeyError(f"{where} 的密文格式损坏 / the encrypted value in {where} is malformed",
                            "data_corrupt") from None
+    return open_under(keyring, kid, raw, aad, f"{where} 的值", f"a value in {where}").decode("utf-8")
+
+
+def open_under(keyring: Keyring, kid: str, raw: bytes, aad: bytes, what_zh: str, what_en: str) -> bytes:
+    """``nonce ‖ ciphertext`` opened with data key ``kid`` — the one reader for field values and
+    attachments: an unknown key or bytes that do not open raise ``DataKeyError`` naming ``what``."""
     key = keyring.get(kid)
     if key is None:
-        raise DataKeyError(f"{where} 的值由数据密钥 {kid} 加密，本节点没有该密钥：请放回原密钥（keys/data.key 或 "
-                           f"N12315_DATA_KEY）/ a value in {where} is sealed under data key {kid}, which this node "
+        raise DataKeyError(f"{what_zh}由数据密钥 {kid} 加密，本节点没有该密钥：请放回原密钥（keys/data.key 或 "
+                           f"N12315_DATA_KEY）/ {what_en} is sealed under data key {kid}, which this node "
                            "does not hold: put the old key back", "data_key_unknown")
     try:
-        return key.aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad).decode("utf-8")
+        return key.aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
     except (InvalidTag, ValueError):
-        raise DataKeyError(f"{where} 的值无法用数据密钥 {kid} 解开：密钥不对，或密文被改动或挪动 / a value in {where} "
+        raise DataKeyError(f"{what_zh}无法用数据密钥 {kid} 解开：密钥不对，或内容被改动或挪动 / {what_en} "
                            f"does not open with data key {kid}: wrong key, or the stored bytes were changed or "
                            "moved", "data_corrupt") from None
 
