@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-ORDER = ["intake", "replication", "routing", "directives", "stats", "desk", "public", "import"]
+ORDER = ["intake", "intake_cpu", "replication", "routing", "directives", "stats", "desk", "public", "import"]
 
 
 def available() -> list[str]:

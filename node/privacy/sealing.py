@@ -29,6 +29,7 @@ import os
 import re
 import stat
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,13 @@ _SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
 _INFO = b"n12315 case seal v1|"
 _FILE = re.compile(r"seal-key-([1-9][0-9]*)\.pem")
 _LOCK = threading.Lock()
-# home path -> {fingerprint: private key}; a node's key files change only by rotation, which
-# clears its entry
-_CACHE: dict[str, dict[str, X25519PrivateKey]] = {}
+# home path -> (mtime of its keys folder, {fingerprint: private key}, current public key).
+# Every case document names this node's current seal key (issue 15 item 1: reading and
+# deriving it per request was a measurable share of an intake), so it is held in memory; the
+# folder's mtime changes when ``key rotate-seal`` (another process) adds a file, and a running
+# node then reloads: one stat per use instead of reading the files.
+_CACHE: dict[str, tuple[int, dict[str, X25519PrivateKey], str | None]] = {}
+_RACY_NS = 2_000_000_000
 
 
 class SealError(Exception):
@@ -138,7 +143,7 @@ def ensure_seal_key(home: str | os.PathLike[str]) -> bool:
         if seal_key_files(home):
             return False
         _write_key(Path(home) / "keys" / "seal-key-1.pem", X25519PrivateKey.generate())
-        _CACHE.pop(str(Path(home).resolve()), None)
+        _CACHE.pop(str(home), None)
         return True
 
 
@@ -150,30 +155,52 @@ def rotate_seal_key(home: str | os.PathLike[str]) -> tuple[int, str]:
         n = (max(files) if files else 0) + 1
         key = X25519PrivateKey.generate()
         _write_key(Path(home) / "keys" / f"seal-key-{n}.pem", key)
-        _CACHE.pop(str(Path(home).resolve()), None)
+        _CACHE.pop(str(home), None)
         return n, public_b64(key)
+
+
+def _keys_state(home: str | os.PathLike[str]) -> tuple[int, dict[str, X25519PrivateKey], str | None]:
+    """``(keys folder mtime, keys by fingerprint, current public key)``, reloaded when the
+    folder changed. The stat comes before the files are read, so a rotation in between makes
+    the next call reload rather than keep a stale set."""
+    where = str(home)
+    try:
+        stamp = os.stat(Path(home) / "keys").st_mtime_ns
+    except OSError:
+        stamp = -1   # no keys folder (yet): an empty set until one appears
+    cached = _CACHE.get(where)
+    if cached is not None and cached[0] == stamp:
+        return cached
+    keys: dict[str, X25519PrivateKey] = {}
+    try:
+        for path in seal_key_files(home).values():
+            key = _read_key(path)
+            keys[fingerprint(public_b64(key))] = key
+    except SealError:
+        if cached is None:
+            raise
+        # a rotation caught between creating its file and writing it (O_EXCL, then the PEM):
+        # keep the set we had; the stamp stays old, so the next call reads the folder again
+        return cached
+    if time.time_ns() - stamp < _RACY_NS:
+        # the folder changed moments ago: a file added within the same timestamp tick would
+        # leave its mtime as it is now, so this set is not trusted until the stamp is older
+        # (git's "racily clean" index entries, the same trap)
+        stamp = -2
+    state = (stamp, keys, public_b64(list(keys.values())[-1]) if keys else None)
+    with _LOCK:
+        _CACHE[where] = state
+    return state
 
 
 def own_seal_keys(home: str | os.PathLike[str]) -> dict[str, X25519PrivateKey]:
     """Every private seal key of a home by fingerprint, current last."""
-    where = str(Path(home).resolve())
-    keys = _CACHE.get(where)
-    if keys is None:
-        keys = {}
-        for path in seal_key_files(home).values():
-            key = _read_key(path)
-            keys[fingerprint(public_b64(key))] = key
-        with _LOCK:
-            _CACHE[where] = keys
-    return keys
+    return _keys_state(home)[1]
 
 
 def current_seal_public(home: str | os.PathLike[str]) -> str | None:
     """The public half of the current seal key (base64 of the raw 32 bytes), or None."""
-    keys = own_seal_keys(home)
-    if not keys:
-        return None
-    return public_b64(list(keys.values())[-1])
+    return _keys_state(home)[2]
 
 
 # -- envelopes ------------------------------------------------------------------------------------

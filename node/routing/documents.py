@@ -177,10 +177,12 @@ def search_text(row: Mapping[str, Any]) -> str:
 
 
 # -- sending ----------------------------------------------------------------------------------
-def send(node: Node, kind: str, dest: str, body: dict[str, Any]) -> bool:
-    """Queue a document for ``dest`` (caller holds the transaction); False if no link leads there."""
+def send(node: Node, kind: str, dest: str, body: dict[str, Any], *, hop: str | None = None) -> bool:
+    """Queue a document for ``dest`` (caller holds the transaction); False if no link leads there.
+    ``hop``: the next hop, when the caller already looked it up in this transaction."""
     rep = replicator(node)
-    hop = topology.next_hop(rep, dest)
+    if hop is None:
+        hop = topology.next_hop(rep, dest)
     if hop is None:
         return False
     doc = documents.create(kind, channel=CHANNEL, origin=node.code, dest=dest, body=body,

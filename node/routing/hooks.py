@@ -175,13 +175,17 @@ def after_change(node: Node, changes: list[CaseChange]) -> None:
 def _send_updates(node: Node, row: Mapping[str, Any], events: list[dict[str, Any]],
                   skip_path_to: str | None = None) -> int:
     """One ``case.update`` per branch: to the fewest holders whose paths pass all others
-    (the transfer already passes the holders on its own path)."""
+    (the transfer already passes the holders on its own path); sealed only when one goes."""
     div = load_divisions()
     targets = [t for t in holders(row) if t != node.code]
     if skip_path_to:
         targets = [t for t in targets if not paths.on_path(t, node.code, skip_path_to, div)]
     dests = paths.cover(node.code, targets, div)
-    if not dests:
+    # the hops first: a node with no link to a holder (a county not yet joined, a station
+    # offline for good) would otherwise seal a body that is never sent (issue 15 item 1)
+    rep = replicator(node)
+    hops = [(dest, hop) for dest in dests if (hop := topology.next_hop(rep, dest)) is not None]
+    if not hops:
         return 0
     body, _missing = sealed.outgoing(node, row, events)
-    return sum(1 for dest in dests if send(node, DOC_UPDATE, dest, body))
+    return sum(1 for dest, hop in hops if send(node, DOC_UPDATE, dest, body, hop=hop))
