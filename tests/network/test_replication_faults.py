@@ -368,21 +368,17 @@ def test_f7_f20_failed_commit_is_never_acknowledged(pair):
     assert_exactly_once(pair, "440305001", "440305", ids)
 
 
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)   # SQLite's pragmas: no PostgreSQL twin
 def test_f7_sqlite_is_synchronous_full(pair):
-    from node.db import is_sqlite
     node = pair.nodes["440305"]
-    if not is_sqlite(node.db):
-        pytest.skip("SQLite pragma")
     with node.activate():
         assert node.db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2
         assert node.db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)   # a file-level restore: SQLite's scenario
 def test_f8_restored_from_backup_starts_new_epoch(pair, tmp_path):
-    from node.db import is_sqlite
     county = pair.nodes["440305"]
-    if not is_sqlite(county.db):
-        pytest.skip("file-level backup and restore is a SQLite scenario")
     home = county.config.home_path
     county.db.execute_sql("PRAGMA wal_checkpoint(FULL)")
     backup = tmp_path / "backup.db"
@@ -410,15 +406,13 @@ def _restore_from(pair, code, backup):
     return node
 
 
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)   # a file-level restore (the mark-level test runs on both)
 @pytest.mark.parametrize("mode", ["push", "pull"])
 def test_f8_restored_receiver_moves_past_what_it_acknowledged_before(pair, tmp_path, mode):
     """The *receiver* is restored: what it acknowledged after the backup is gone from the
     sender's outbox and can never come again. The channel must not stall on that gap; the
     loss is named in an audited alarm and in ``status``; later documents arrive once."""
-    from node.db import is_sqlite
     county, station = pair.nodes["440305"], pair.nodes["440305001"]
-    if not is_sqlite(station.db):
-        pytest.skip("file-level backup and restore is a SQLite scenario (the mark-level test runs on both)")
     if mode == "pull":   # the station cannot take inbound connections: only its pulls move documents
         with county.activate():
             Link.update(pull_only=True).where(Link.code == "440305001").execute()

@@ -99,9 +99,8 @@ def test_external_sqlite_file_made_by_a_failed_init_is_removed(tmp_path, monkeyp
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)   # the external database server case
 def test_postgres_identity_written_by_a_failed_init_is_forgotten(tmp_path, monkeypatch, db_backend, db_url):
-    if db_backend != "postgresql":
-        pytest.skip("the external database server case")
     with monkeypatch.context() as m:
         fail_after(m, "_place")
         with pytest.raises(NodeError):
